@@ -1,0 +1,65 @@
+import { AbortedError, TimeoutError } from './errors.js';
+
+/** Rejects with AbortedError if the signal is already aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError('operation aborted', { cause: signal.reason });
+}
+
+/**
+ * Resolves after `ms`, or rejects when `signal` aborts; the abort listener and the timer are always removed.
+ */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortedError('operation aborted', { cause: signal.reason }));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError('operation aborted', { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Races a promise against a timeout and a signal; cleans up both whatever wins. */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  what: string,
+  signal?: AbortSignal,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      cleanup();
+      reject(new AbortedError(`${what} aborted`, { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new TimeoutError(`${what} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        cleanup();
+        resolve(v);
+      },
+      (e: unknown) => {
+        cleanup();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

