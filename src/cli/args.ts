@@ -1,0 +1,32 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InvalidInputError } from '../core/errors.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses a sub-command's flags strictly; unknown flags are one clear InvalidInputError. */
+export function parseFlags<O extends Options>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new InvalidInputError((err as Error).message);
+  }
+}
+
+/** Prints rows as an aligned table (or JSON with --json). */
+export function printTable(rows: Record<string, unknown>[], json: boolean, out: (s: string) => void): void {
+  if (json) {
+    out(JSON.stringify(rows, null, 2));
+    return;
+  }
+  if (rows.length === 0) {
+    out('(none)');
+    return;
+  }
+  const cols = Object.keys(rows[0] ?? {});
+  const cell = (v: unknown): string => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  out(line(cols));
+  out(line(widths.map((w) => '-'.repeat(w))));
+  for (const r of rows) out(line(cols.map((c) => cell(r[c]))));
+}

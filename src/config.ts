@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './core/errors.js';
+
+/** The daemon's configuration: read once at boot, validated as a whole, then frozen. */
+export interface Config {
+  readonly databaseUrl: string | undefined;
+  readonly db: {
+    readonly poolMax: number;
+    readonly idleTimeoutSeconds: number;
+    readonly connectTimeoutSeconds: number;
+    readonly statementTimeoutMs: number;
+  };
+  /** pgcrypto key for provider secrets. Never logged. */
+  readonly encryptionKey: string | undefined;
+  readonly esl: { readonly host: string; readonly port: number; readonly password: string };
+  readonly outbound: { readonly host: string; readonly port: number };
+  readonly http: { readonly host: string; readonly port: number };
+  readonly audioDir: string;
+  readonly spoolDir: string;
+  readonly logLevel: LogLevel;
+  /** Log caller numbers, transcripts and prompts (the `pii` key) instead of redacting them. */
+  readonly logPii: boolean;
+  readonly drainGraceSeconds: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** What the command being run needs; anything else may stay unset. */
+export interface ConfigNeeds {
+  database?: boolean;
+  encryptionKey?: boolean;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses a systemd-style env file: KEY=VALUE lines, `#` comments, optional single or double quotes.
+ * Returns the problems instead of throwing so they are reported with the rest.
+ */
+export function parseEnvFile(text: string, origin: string): { values: Record<string, string>; problems: string[] } {
+  const values: Record<string, string> = {};
+  const problems: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) {
+      problems.push(`${origin}:${i + 1}: expected KEY=VALUE`);
+      return;
+    }
+    let value = m[2] ?? '';
+    const q = value[0];
+    if ((q === '"' || q === "'") && value.length >= 2 && value.endsWith(q)) value = value.slice(1, -1);
+    values[m[1] ?? ''] = value;
+  });
+  return { values, problems };
+}
+
+/**
+ * Builds the frozen Config from the environment (plus `VOICE_AI_ENV_FILE` or `opts.envFile`, whose values
+ * the real environment overrides). Every problem is collected and thrown together as one ConfigError.
+ */
+export function loadConfig(
+  env: Env = process.env,
+  opts: { envFile?: string; needs?: ConfigNeeds } = {},
+): Config {
+  const problems: string[] = [];
+  let merged: Env = env;
+  const envFile = opts.envFile ?? env.VOICE_AI_ENV_FILE;
+  if (envFile) {
+    try {
+      const parsed = parseEnvFile(readFileSync(envFile, 'utf8'), envFile);
+      problems.push(...parsed.problems);
+      merged = { ...parsed.values, ...env };
+    } catch (err) {
+      problems.push(`VOICE_AI_ENV_FILE: cannot read ${envFile}: ${(err as Error).message}`);
+    }
+  }
+  const str = (name: string, fallback: string): string => {
+    const v = merged[name];
+    return v === undefined || v === '' ? fallback : v;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const v = merged[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}: expected an integer between ${min} and ${max}, got "${v}"`);
+      return fallback;
+    }
+    return n;
+  };
+  const host = (name: string): string => {
+    const v = str(name, '127.0.0.1');
+    if (!/^[A-Za-z0-9.:[\]-]+$/.test(v)) problems.push(`${name}: not a host name or address: "${v}"`);
+    return v;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = merged[name];
+    if (v === undefined || v === '') return fallback;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    problems.push(`${name}: expected true or false, got "${v}"`);
+    return fallback;
+  };
+
+  const databaseUrl = merged.DATABASE_URL === '' ? undefined : merged.DATABASE_URL;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL: expected postgres://user:password@host:port/database');
+  } else if (databaseUrl === undefined && opts.needs?.database) {
+    problems.push("DATABASE_URL: required (FusionPBX's database, e.g. postgres://fusionpbx:...@127.0.0.1/fusionpbx)");
+  }
+
+  let encryptionKey = merged.VOICE_AI_ENCRYPTION_KEY === '' ? undefined : merged.VOICE_AI_ENCRYPTION_KEY;
+  const keyFile = merged.VOICE_AI_ENCRYPTION_KEY_FILE;
+  if (encryptionKey === undefined && keyFile) {
+    try {
+      encryptionKey = readFileSync(keyFile, 'utf8').trim();
+    } catch (err) {
+      problems.push(`VOICE_AI_ENCRYPTION_KEY_FILE: cannot read ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  if (encryptionKey !== undefined && encryptionKey.length < 16) {
+    problems.push('VOICE_AI_ENCRYPTION_KEY: must be at least 16 characters (e.g. `openssl rand -base64 32`)');
+  } else if (encryptionKey === undefined && opts.needs?.encryptionKey) {
+    problems.push('VOICE_AI_ENCRYPTION_KEY (or VOICE_AI_ENCRYPTION_KEY_FILE): required to read provider secrets');
+  }
+
+  const logLevel = str('VOICE_AI_LOG_LEVEL', 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`VOICE_AI_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+
+  const config: Config = {
+    databaseUrl,
+    db: {
+      poolMax: int('VOICE_AI_DB_POOL_MAX', 20, 1, 500),
+      idleTimeoutSeconds: int('VOICE_AI_DB_IDLE_TIMEOUT_SECONDS', 300, 0, 86_400),
+      connectTimeoutSeconds: int('VOICE_AI_DB_CONNECT_TIMEOUT_SECONDS', 10, 1, 300),
+      statementTimeoutMs: int('VOICE_AI_DB_STATEMENT_TIMEOUT_MS', 30_000, 0, 3_600_000),
+    },
+    encryptionKey,
+    esl: {
+      host: host('VOICE_AI_ESL_HOST'),
+      port: int('VOICE_AI_ESL_PORT', 8021, 1, 65_535),
+      password: str('VOICE_AI_ESL_PASSWORD', 'ClueCon'),
+    },
+    outbound: { host: host('VOICE_AI_OUTBOUND_HOST'), port: int('VOICE_AI_OUTBOUND_PORT', 8084, 0, 65_535) },
+    http: { host: host('VOICE_AI_HTTP_HOST'), port: int('VOICE_AI_HTTP_PORT', 8085, 0, 65_535) },
+    audioDir: str('VOICE_AI_AUDIO_DIR', '/var/lib/voice-ai/audio'),
+    spoolDir: str('VOICE_AI_SPOOL_DIR', '/var/lib/voice-ai/spool'),
+    logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : 'info',
+    logPii: bool('VOICE_AI_LOG_PII', false),
+    drainGraceSeconds: int('VOICE_AI_DRAIN_GRACE_SECONDS', 60, 0, 3600),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(o);
+}
