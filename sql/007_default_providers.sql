@@ -1,5 +1,6 @@
 -- Seeds a domain's default provider rows (no secrets). Idempotent: a type that already has a default
--- provider in the domain is left alone. Returns the number of rows inserted.
+-- provider in the domain is left alone, also when two sessions seed the same domain at once. Returns the number
+-- of rows inserted.
 CREATE OR REPLACE FUNCTION v_voice_seed_default_providers(p_domain_uuid uuid)
 RETURNS integer
 LANGUAGE plpgsql
@@ -22,7 +23,10 @@ BEGIN
   WHERE NOT EXISTS (
     SELECT 1 FROM v_voice_ai_providers p
     WHERE p.domain_uuid = p_domain_uuid AND p.provider_type = d.provider_type AND p.is_default
-  );
+  )
+  -- A concurrent seed of the same domain (two daemons, or the CLI and a daemon) inserts the same defaults;
+  -- without this the one that commits second fails on v_voice_ai_providers_one_default.
+  ON CONFLICT (domain_uuid, provider_type) WHERE is_default DO NOTHING;
   GET DIAGNOSTICS n = ROW_COUNT;
   inserted := inserted + n;
   RETURN inserted;

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createPool, type Sql } from '../store/db.js';
-import { startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded.js';
+import { isTraversableByOthers, startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded.js';
 import { migrate, migrationStatus } from '../store/migrations.js';
 import { parseFlags, printTable } from './args.js';
 
@@ -34,7 +36,7 @@ export async function runDemo(argv: string[], config: Config, log: Logger, out: 
   let cluster: EmbeddedCluster | undefined;
   let url = config.databaseUrl;
   if (url === undefined) {
-    const dataDir = values['data-dir'] ?? path.join(process.cwd(), '.data', 'demo-pg');
+    const dataDir = values['data-dir'] ?? defaultDemoDataDir();
     out(`starting embedded PostgreSQL in ${dataDir} ...`);
     cluster = await startEmbeddedPostgres({ dataDir, persistent: true });
     url = cluster.adminUrl;
@@ -54,4 +56,16 @@ export async function runDemo(argv: string[], config: Config, log: Logger, out: 
     await sql.end({ timeout: 5 });
     await cluster?.stop();
   }
+}
+
+/**
+ * `.data/demo-pg` in the working directory, unless we run as root inside a folder the `postgres` user cannot
+ * enter (a 0700 checkout): then a stable folder under the system temp dir, named after the working directory.
+ */
+function defaultDemoDataDir(): string {
+  const local = path.join(process.cwd(), '.data', 'demo-pg');
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!asRoot || isTraversableByOthers(path.dirname(local))) return local;
+  const tag = createHash('sha256').update(process.cwd()).digest('hex').slice(0, 12);
+  return path.join(tmpdir(), `voice-ai-demo-${tag}`, 'demo-pg');
 }

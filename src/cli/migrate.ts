@@ -16,7 +16,8 @@ export async function runMigrate(argv: string[], config: Config, log: Logger, ou
     out(migrateHelp);
     return 0;
   }
-  const sql = createPool({ url: config.databaseUrl ?? '', max: 2 });
+  // No statement timeout: waiting for another host's migration, or a long migration, is legitimate here.
+  const sql = createPool({ url: config.databaseUrl ?? '', max: 2, statementTimeoutMs: 0 });
   try {
     if (values.status) {
       const rows = await migrationStatus(sql);

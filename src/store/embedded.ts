@@ -1,4 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { accessSync, constants, statSync } from 'node:fs';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -48,10 +49,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const log = opts.onLog ?? (() => undefined);
   const { existsSync } = await import('node:fs');
   const fresh = !existsSync(path.join(dataDir, 'PG_VERSION'));
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (fresh) {
     await rm(dataDir, { recursive: true, force: true });
     await mkdir(path.dirname(dataDir), { recursive: true });
+    // As root the server runs as a separate `postgres` user, which must be able to reach the data dir's parent
+    // (mkdtemp makes it 0700).
+    if (asRoot) await chmod(path.dirname(dataDir), 0o755);
   }
+  if (asRoot) assertTraversable(path.dirname(dataDir));
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -60,7 +66,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     authMethod: 'scram-sha-256',
     persistent,
     // Postgres refuses to run as root; the library then runs it as a dedicated system user.
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off'],
     onLog: (m: unknown) => log(String(m)),
     onError: (m: unknown) => log(String(m)),
@@ -82,4 +88,29 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       await pg.stop();
     },
   };
+}
+
+/** True when every ancestor of `dir` lets other users through (o+x), as the `postgres` user needs. */
+export function isTraversableByOthers(dir: string): boolean {
+  let d = path.resolve(dir);
+  for (;;) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+    } catch {
+      // not created yet: its parent decides
+    }
+    const parent = path.dirname(d);
+    if (parent === d) return true;
+    d = parent;
+  }
+}
+
+function assertTraversable(dir: string): void {
+  accessSync(dir, constants.F_OK);
+  if (!isTraversableByOthers(dir)) {
+    throw new Error(
+      `embedded PostgreSQL runs as the "postgres" user when started by root, and cannot reach ${dir}: ` +
+        'choose a data directory whose parent folders are world-executable (e.g. under /tmp)',
+    );
+  }
 }

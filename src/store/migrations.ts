@@ -2,6 +2,8 @@
  * Schema migrations: the numbered files in sql/ (`NNN_name.sql`), applied in order, each in its own
  * transaction, under a session-level advisory lock, recorded with a sha256 checksum in
  * v_voice_schema_migrations. Several daemons may migrate at once; exactly one applies each file.
+ * A file must not contain transaction control (BEGIN/COMMIT) nor statements that refuse to run in a
+ * transaction (CREATE INDEX CONCURRENTLY): the runner wraps it, with its ledger row, in one transaction.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -13,12 +15,14 @@ import { MigrationError } from '../core/errors.js';
 /** Key of the session-level advisory lock held while migrating: the ASCII bytes of 'voice_ai' as a bigint. */
 export const MIGRATION_LOCK_KEY = '8534155694513807721';
 
-const FILE_PATTERN = /^(\d+)_([A-Za-z0-9_.-]+)\.sql$/;
+const FILE_PATTERN = /^(\d+)_(.+)\.sql$/;
+
+type Log = (msg: string, fields?: object) => void;
 
 export interface MigrateOptions {
   /** Folder holding the `NNN_name.sql` files; defaults to the repository's sql/. */
-  dir?: string;
-  log?: (msg: string, fields?: object) => void;
+  dir?: string | undefined;
+  log?: Log | undefined;
 }
 
 export interface MigrateResult {
@@ -105,7 +109,7 @@ export async function migrationStatus(
 async function migrateLocked(
   conn: postgres.ReservedSql,
   files: MigrationFile[],
-  log: NonNullable<MigrateOptions['log']>,
+  log: Log,
 ): Promise<MigrateResult> {
   await conn`
     CREATE TABLE IF NOT EXISTS v_voice_schema_migrations (
@@ -143,6 +147,7 @@ async function migrateLocked(
     log('migration applied', { version: e.version, name: e.name, ms });
   }
   const alreadyApplied = entries.filter((e) => e.state === 'applied').length;
+  log('migrations done', { applied: applied.length, alreadyApplied, warnings: warnings.length });
   return { applied, alreadyApplied, warnings };
 }
 
@@ -167,7 +172,7 @@ async function applyOne(conn: postgres.ReservedSql, file: MigrationFile): Promis
   }
 }
 
-async function acquireLock(conn: postgres.ReservedSql, log: NonNullable<MigrateOptions['log']>): Promise<void> {
+async function acquireLock(conn: postgres.ReservedSql, log: Log): Promise<void> {
   try {
     const [row] = await conn<{ locked: boolean }[]>`
       SELECT pg_try_advisory_lock(${MIGRATION_LOCK_KEY}::bigint) AS locked`;
@@ -181,7 +186,7 @@ async function acquireLock(conn: postgres.ReservedSql, log: NonNullable<MigrateO
   }
 }
 
-async function releaseLock(conn: postgres.ReservedSql, log: NonNullable<MigrateOptions['log']>): Promise<void> {
+async function releaseLock(conn: postgres.ReservedSql, log: Log): Promise<void> {
   try {
     await conn`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`;
   } catch (err) {
@@ -193,7 +198,12 @@ async function releaseLock(conn: postgres.ReservedSql, log: NonNullable<MigrateO
 /** Fails with every missing prerequisite at once, before anything is written. */
 async function checkPrerequisites(sql: postgres.Sql): Promise<void> {
   const [row] = await sql<
-    { has_domains: boolean; has_domain_uuid: boolean; pgcrypto_installed: boolean; pgcrypto_available: boolean }[]
+    {
+      has_domains: boolean;
+      has_domain_uuid: boolean;
+      pgcrypto_installed: boolean;
+      pgcrypto_available: boolean;
+    }[]
   >`
     SELECT to_regclass('v_domains') IS NOT NULL AS has_domains,
            EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
@@ -217,7 +227,10 @@ async function checkPrerequisites(sql: postgres.Sql): Promise<void> {
   }
   if (problems.length === 1) throw new MigrationError('E_SCHEMA_PREREQ', problems[0] ?? '');
   if (problems.length > 1) {
-    throw new MigrationError('E_SCHEMA_PREREQ', `schema prerequisites missing:\n  - ${problems.join('\n  - ')}`);
+    throw new MigrationError(
+      'E_SCHEMA_PREREQ',
+      `schema prerequisites missing:\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }
 
@@ -280,7 +293,9 @@ async function loadMigrationFiles(dir: string | undefined): Promise<MigrationFil
 
 /** sql/ at the repository root, seen from src/store/ (tsx) or dist/src/store/ (compiled). */
 async function defaultDir(): Promise<string> {
-  const candidates = ['../../sql/', '../../../sql/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  const candidates = ['../../sql/', '../../../sql/'].map((rel) =>
+    fileURLToPath(new URL(rel, import.meta.url)),
+  );
   for (const candidate of candidates) {
     const names = await readdir(candidate).catch(() => [] as string[]);
     if (names.some((n) => FILE_PATTERN.test(n))) return candidate;
