@@ -4,6 +4,7 @@ import { VoiceAiError } from '../core/errors.js';
 import { createLogger } from '../logger.js';
 import { runDemo, demoHelp } from './demo.js';
 import { runMigrate, migrateHelp } from './migrate.js';
+import { runDaemon, runHelp } from './run.js';
 
 type Command = {
   summary: string;
@@ -14,6 +15,7 @@ type Command = {
 
 const commands: Record<string, Command> = {
   migrate: { summary: 'apply or list database migrations', help: migrateHelp, needs: { database: true }, run: runMigrate },
+  run: { summary: 'run the daemon (systemd ExecStart)', help: runHelp, needs: { database: true, encryptionKey: true }, run: runDaemon },
   demo: { summary: 'offline demo on an embedded PostgreSQL', help: demoHelp, needs: {}, run: runDemo },
 };
 
@@ -42,8 +44,12 @@ export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env):
   let log: Logger | undefined;
   try {
     const config = loadConfig(env, { needs: command.needs });
-    // CLI logs go to stderr so stdout stays the command's output (tables, JSON).
-    log = createLogger({ level: config.logLevel, pii: config.logPii, destination: process.stderr });
+    // The daemon logs JSON to stdout (journald); other commands log to stderr so stdout stays their output.
+    log = createLogger({
+      level: config.logLevel,
+      pii: config.logPii,
+      ...(name === 'run' ? {} : { destination: process.stderr }),
+    });
     return await command.run(rest, config, log, out);
   } catch (err) {
     if (err instanceof VoiceAiError) {

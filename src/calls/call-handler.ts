@@ -1,0 +1,173 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import { isAbort } from '../core/errors.js';
+import { runConversation, type ConversationOutcome, type SecretaryProfile } from '../conversation/session.js';
+import type { PromptCache } from '../conversation/speech.js';
+import type { ChannelData, OutboundSession } from '../esl/index.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { BuildableKind, ProviderByKind, ProviderRow as AdapterRow } from '../providers/types.js';
+import type { Directory } from '../store/directory.js';
+import type { DomainsRepo } from '../store/repos/domains.js';
+import type { DomainRow, SecretaryWithProviders } from '../store/repos/types.js';
+import type { QueuedRow } from '../store/rows.js';
+import { FsChannel } from './fs-channel.js';
+
+export interface CallHandlerDeps {
+  directory: Directory;
+  domains: DomainsRepo;
+  registry: ProviderRegistry;
+  sink: { enqueue(item: QueuedRow): unknown };
+  audioDir: string;
+  prompts: PromptCache;
+  log: Logger;
+  clock: Clock;
+  fillerAfterMs?: number;
+  /** Told when a call starts and ends (metrics, drain). */
+  onCallStart?: (info: { callUuid: string; domainName: string }) => void;
+  onCallEnd?: (info: { callUuid: string; domainName: string; outcome: ConversationOutcome | undefined }) => void;
+}
+
+/**
+ * What the outbound server runs for every call: resolve the tenant and secretary, build its providers, run
+ * the conversation, release the socket. Anything unresolvable ends the socket session at once, so the
+ * dialplan's fail-open action after `socket` runs: the caller is never left in silence.
+ */
+export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSession) => Promise<void> {
+  return async (session) => {
+    const cd = session.channel;
+    let log = deps.log.child({ call: cd.uniqueId });
+    let channel: FsChannel | undefined;
+    let domainName = cd.domainName ?? cd.context;
+    let outcome: ConversationOutcome | undefined;
+    let started = false;
+    try {
+      const domain = await resolveDomain(deps.domains, cd);
+      if (!domain) {
+        log.warn({ domainUuid: cd.domainUuid, domainName: cd.domainName, context: cd.context }, 'unknown domain: failing open');
+        return;
+      }
+      domainName = domain.domain_name ?? domainName;
+      const secretary = await resolveSecretary(deps.directory, domain.domain_uuid, cd);
+      if (!secretary) {
+        log.warn(
+          { domain: domainName, destination: cd.destinationNumber, secretaryUuid: cd.variables['voice_ai_secretary_uuid'] },
+          'no enabled secretary for this call: failing open',
+        );
+        return;
+      }
+      log = log.child({ domain: domainName, secretary: secretary.voice_secretary_uuid });
+      const providers = await buildProviders(deps, secretary, log);
+      if (!providers) return;
+      channel = new FsChannel(session, log);
+      deps.onCallStart?.({ callUuid: cd.uniqueId, domainName });
+      started = true;
+      outcome = await runConversation({
+        channel,
+        secretary: toProfile(secretary, domainName),
+        providers,
+        sink: deps.sink,
+        callDir: path.join(deps.audioDir, 'calls', safeName(cd.uniqueId)),
+        prompts: deps.prompts,
+        caller: {
+          number: cd.callerIdNumber || null,
+          name: cd.callerIdName || null,
+          destination: cd.destinationNumber || null,
+        },
+        log,
+        clock: deps.clock,
+        ...(deps.fillerAfterMs === undefined ? {} : { fillerAfterMs: deps.fillerAfterMs }),
+      });
+    } catch (err) {
+      if (isAbort(err)) log.info('call ended during setup');
+      else log.error({ err }, 'call setup failed: failing open');
+    } finally {
+      channel?.dispose();
+      if (started) deps.onCallEnd?.({ callUuid: cd.uniqueId, domainName, outcome });
+      await session.close();
+    }
+  };
+}
+
+async function resolveDomain(domains: DomainsRepo, cd: ChannelData): Promise<DomainRow | undefined> {
+  let domain = cd.domainUuid ? await domains.findByUuid(cd.domainUuid) : undefined;
+  if (!domain) {
+    const name = cd.domainName ?? cd.context;
+    if (name) domain = await domains.findByName(name);
+  }
+  return domain && domain.domain_enabled !== false ? domain : undefined;
+}
+
+async function resolveSecretary(
+  directory: Directory,
+  domainUuid: string,
+  cd: ChannelData,
+): Promise<SecretaryWithProviders | undefined> {
+  const pinned = cd.variables['voice_ai_secretary_uuid'];
+  if (pinned) return directory.secretaryByUuid(domainUuid, pinned);
+  return directory.secretaryByExtension(domainUuid, cd.destinationNumber);
+}
+
+type TurnProviders = { stt: ProviderByKind['stt']; llm: ProviderByKind['llm']; tts: ProviderByKind['tts'] };
+
+/**
+ * The secretary's own provider of each kind first, then the domain's other enabled ones (default, priority) as
+ * fallbacks. Undefined (logged) when a kind has no usable provider: the call fails open.
+ */
+async function buildProviders(
+  deps: CallHandlerDeps,
+  sec: SecretaryWithProviders,
+  log: Logger,
+): Promise<TurnProviders | undefined> {
+  const build = async <K extends 'stt' | 'llm' | 'tts'>(kind: K, preferred: string | null): Promise<ProviderByKind[K]> => {
+    const listed = await deps.directory.providersFor(sec.domain_uuid, kind);
+    const ordered = [...listed].sort((a, b) => Number(b.provider_uuid === preferred) - Number(a.provider_uuid === preferred));
+    if (preferred && !ordered.some((p) => p.provider_uuid === preferred)) {
+      log.warn({ kind, provider: preferred }, 'secretary provider missing or disabled: using the domain defaults');
+    }
+    const rows: AdapterRow[] = [];
+    for (const p of ordered) {
+      const full = await deps.directory.providerByUuid(sec.domain_uuid, p.provider_uuid);
+      if (full && full.is_enabled) rows.push({ ...full, secrets: full.secrets ?? null });
+    }
+    return deps.registry.build(rows, kind as BuildableKind as K);
+  };
+  try {
+    return {
+      stt: await build('stt', sec.stt_provider_uuid),
+      llm: await build('llm', sec.llm_provider_uuid),
+      tts: await build('tts', sec.tts_provider_uuid),
+    };
+  } catch (err) {
+    log.error({ err }, 'no usable providers for secretary: failing open');
+    return undefined;
+  }
+}
+
+function toProfile(s: SecretaryWithProviders, domainName: string): SecretaryProfile {
+  return {
+    secretaryUuid: s.voice_secretary_uuid,
+    domainUuid: s.domain_uuid,
+    domainName,
+    name: s.secretary_name,
+    language: s.language,
+    ...(s.voice ? { voice: s.voice } : {}),
+    systemPrompt: s.system_prompt,
+    greeting: s.greeting,
+    farewell: s.farewell,
+    maxTurns: s.max_turns,
+    maxSilentTurns: s.max_silent_turns,
+    recordMaxSeconds: s.record_max_seconds,
+    silenceThreshold: s.silence_threshold,
+    silenceSeconds: s.silence_seconds,
+    maxCallSeconds: s.max_call_seconds,
+    ...(s.transfer_extension ? { transferExtension: s.transfer_extension } : {}),
+    timezone: s.timezone,
+    processingMode: s.processing_mode,
+  };
+}
+
+/** Call uuids come from FreeSWITCH; never let one escape the audio directory. */
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'call';
+}

@@ -1,0 +1,163 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { delay } from '../core/abort.js';
+import { AsyncQueue } from '../core/async-queue.js';
+import type { Clock } from '../core/clock.js';
+import { AbortedError, isAbort } from '../core/errors.js';
+import type { ChatMessage, LlmProvider, ToolSpec, TtsProvider } from '../providers/types.js';
+import type { Channel } from './channel.js';
+import { createSentenceChunker, toSpeakable } from './sentence-chunker.js';
+import { synthesizeToFile } from './speech.js';
+
+export interface ReplyRequest {
+  llm: LlmProvider;
+  tts: TtsProvider;
+  channel: Channel;
+  system: string;
+  history: readonly ChatMessage[];
+  tools: ToolSpec[];
+  language: string;
+  voice?: string;
+  /** Where this turn's sentence files go (the call's own directory). */
+  dir: string;
+  turn: number;
+  /** When the caller's recording ended: turn_ms counts from here to the first reply sentence playing. */
+  recordEndedAt: number;
+  /** Plays "one moment" if nothing has started playing this long after the recording ended. */
+  fillerAfterMs: number;
+  filler: () => Promise<string>;
+  signal: AbortSignal;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface Reply {
+  /** The sentences the caller actually heard (a terminator digit cuts the rest). */
+  spokenText: string;
+  fullText: string;
+  toolCalls: { id: string; name: string; arguments: string }[];
+  terminator?: string;
+  llmFirstTokenMs: number | null;
+  ttsFirstByteMs: number | null;
+  turnMs: number | null;
+}
+
+/**
+ * One assistant reply, streamed three stages deep: LLM deltas → sentence chunker → TTS per sentence → playback.
+ * The first sentence plays while the LLM is still writing the rest. A DTMF terminator stops playback and
+ * cancels whatever is still being generated; a failure in any stage cancels the others and is rethrown.
+ */
+export async function streamReply(req: ReplyRequest): Promise<Reply> {
+  const turnCtl = new AbortController();
+  const signal = AbortSignal.any([req.signal, turnCtl.signal]);
+  const sentences = new AsyncQueue<string>();
+  const files = new AsyncQueue<{ file: string; text: string }>();
+  const started = req.clock.monotonicMs();
+  const reply: Reply = {
+    spokenText: '',
+    fullText: '',
+    toolCalls: [],
+    llmFirstTokenMs: null,
+    ttsFirstByteMs: null,
+    turnMs: null,
+  };
+  const spoken: string[] = [];
+  let failure: unknown;
+  const fail = (err: unknown): void => {
+    if (failure === undefined && !(isAbort(err) && turnCtl.signal.aborted)) failure = err;
+    turnCtl.abort(err);
+    sentences.fail(err);
+    files.fail(err);
+  };
+
+  const llmStage = async (): Promise<void> => {
+    const chunker = createSentenceChunker({ language: req.language });
+    const parts: string[] = [];
+    for await (const ev of req.llm.stream({ system: req.system, messages: [...req.history], tools: req.tools }, signal)) {
+      if (ev.type === 'text') {
+        if (reply.llmFirstTokenMs === null) reply.llmFirstTokenMs = req.clock.monotonicMs() - started;
+        parts.push(ev.delta);
+        for (const s of chunker.push(ev.delta)) sentences.push(s);
+      } else if (ev.type === 'tool_call') {
+        if (reply.llmFirstTokenMs === null) reply.llmFirstTokenMs = req.clock.monotonicMs() - started;
+        reply.toolCalls.push({ id: ev.id, name: ev.name, arguments: ev.arguments });
+      }
+    }
+    for (const s of chunker.flush()) sentences.push(s);
+    reply.fullText = parts.join('').trim();
+    sentences.close();
+  };
+
+  const ttsStage = async (): Promise<void> => {
+    let i = 0;
+    for await (const text of sentences) {
+      const speakable = toSpeakable(text);
+      if (speakable.trim() === '') continue;
+      const file = path.join(req.dir, `turn-${req.turn}-${i++}.wav`);
+      const r = await synthesizeToFile(req.tts, speakable, {
+        file,
+        rateHz: req.channel.sampleRateHz,
+        language: req.language,
+        signal,
+        clock: req.clock,
+        ...(req.voice === undefined ? {} : { voice: req.voice }),
+      });
+      if (reply.ttsFirstByteMs === null) reply.ttsFirstByteMs = r.firstByteMs;
+      files.push({ file, text });
+    }
+    files.close();
+  };
+
+  const playStage = async (): Promise<void> => {
+    let next = files.next();
+    // Dead air guard: if the first sentence is slow (slow STT/LLM/TTS), say "one moment" instead of silence.
+    const waitMs = req.fillerAfterMs - (req.clock.monotonicMs() - req.recordEndedAt);
+    const timer = new AbortController();
+    const first = await Promise.race([
+      next.then(() => 'ready' as const),
+      delay(Math.max(0, waitMs), AbortSignal.any([signal, timer.signal])).then(
+        () => 'slow' as const,
+        () => 'ready' as const,
+      ),
+    ]).finally(() => timer.abort());
+    if (first === 'slow') {
+      const filler = await req.filler().catch((err: unknown) => {
+        if (!isAbort(err)) req.log.warn({ err }, 'filler prompt unavailable');
+        return undefined;
+      });
+      if (filler !== undefined) {
+        const r = await req.channel.play(filler, { signal });
+        if (r.terminator !== undefined) {
+          reply.terminator = r.terminator;
+          turnCtl.abort(new AbortedError('terminator'));
+          return;
+        }
+      }
+    }
+    for (;;) {
+      const item = await next;
+      if (item.done) return;
+      if (reply.turnMs === null) reply.turnMs = Math.max(0, Math.round(req.clock.monotonicMs() - req.recordEndedAt));
+      const r = await req.channel.play(item.value.file, { signal });
+      spoken.push(item.value.text);
+      if (r.terminator !== undefined) {
+        reply.terminator = r.terminator;
+        turnCtl.abort(new AbortedError('terminator'));
+        return;
+      }
+      next = files.next();
+    }
+  };
+
+  await Promise.all(
+    [llmStage(), ttsStage(), playStage()].map((p) =>
+      p.catch((err: unknown) => {
+        fail(err);
+      }),
+    ),
+  );
+  reply.spokenText = spoken.join(' ');
+  if (req.signal.aborted) throw req.signal.reason instanceof Error ? req.signal.reason : new AbortedError('call ended');
+  if (failure !== undefined && reply.terminator === undefined) throw failure;
+  return reply;
+}

@@ -1,0 +1,354 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { hasSpeech, scaledSilenceThreshold } from '../audio/energy.js';
+import { parseWav } from '../audio/wav.js';
+import type { Clock } from '../core/clock.js';
+import { CallHangupError, isAbort, ProviderError } from '../core/errors.js';
+import type { ChatMessage, LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
+import type { ConversationResolution, QueuedRow } from '../store/rows.js';
+import type { Channel } from './channel.js';
+import { buildSystemPrompt, phrasesFor, type Phrases } from './prompts.js';
+import { streamReply, type Reply } from './reply.js';
+import type { PromptCache } from './speech.js';
+import { actionFor, conversationTools } from './tools.js';
+
+/** The secretary as the conversation needs it (mapped from a v_voice_secretaries row by calls/). */
+export interface SecretaryProfile {
+  secretaryUuid: string;
+  domainUuid: string;
+  domainName: string;
+  name: string;
+  language: string;
+  voice?: string;
+  systemPrompt: string;
+  greeting: string;
+  farewell: string;
+  maxTurns: number;
+  maxSilentTurns: number;
+  recordMaxSeconds: number;
+  silenceThreshold: number;
+  silenceSeconds: number;
+  maxCallSeconds: number;
+  transferExtension?: string;
+  timezone: string;
+  processingMode: 'turn_based' | 'realtime' | 'auto';
+}
+
+export type Resolution = ConversationResolution;
+
+export interface ConversationDeps {
+  channel: Channel;
+  secretary: SecretaryProfile;
+  providers: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
+  sink: { enqueue(item: QueuedRow): unknown };
+  /** This call's own directory for audio; deleted when the conversation ends. */
+  callDir: string;
+  prompts: PromptCache;
+  caller: { number: string | null; name: string | null; destination: string | null };
+  log: Logger;
+  clock: Clock;
+  /** Fixed-phrase filler ("one moment") after this much silence waiting on providers. Default 2500 ms. */
+  fillerAfterMs?: number;
+}
+
+export interface ConversationOutcome {
+  conversationUuid: string;
+  resolution: Resolution;
+  transferredTo: string | null;
+  turns: number;
+}
+
+type End = { resolution: Resolution; transferredTo?: string };
+
+/**
+ * Runs one turn-based conversation on a channel until it ends, writing every row through the sink.
+ * Never throws: every ending (hangup, provider failure, limits) becomes a resolution.
+ */
+export async function runConversation(deps: ConversationDeps): Promise<ConversationOutcome> {
+  const { channel, secretary: sec, providers, sink, clock, log } = deps;
+  const conversationUuid = randomUUID();
+  const phrases = phrasesFor(sec.language);
+  const callCtl = new AbortController();
+  const maxTimer = setTimeout(() => callCtl.abort(new Error('max call duration')), sec.maxCallSeconds * 1000);
+  const signal = AbortSignal.any([channel.hangupSignal, callCtl.signal]);
+  const startedAt = new Date(clock.now());
+  const history: ChatMessage[] = [];
+  const canTransfer = sec.transferExtension !== undefined;
+  const tools = conversationTools(canTransfer);
+  const system = buildSystemPrompt({
+    secretaryName: sec.name,
+    systemPrompt: sec.systemPrompt,
+    language: sec.language,
+    canTransfer,
+    now: startedAt,
+    timezone: sec.timezone,
+  });
+  let turn = 0;
+  let seq = 0;
+
+  const message = (
+    role: 'user' | 'assistant' | 'tool' | 'system',
+    content: string,
+    extra: Partial<Record<'stt_provider' | 'llm_provider' | 'tts_provider', string>> &
+      Partial<Record<'stt_ms' | 'llm_first_token_ms' | 'tts_first_byte_ms' | 'turn_ms', number | null>> = {},
+  ): void => {
+    sink.enqueue({
+      type: 'message',
+      row: {
+        voice_message_uuid: randomUUID(),
+        voice_conversation_uuid: conversationUuid,
+        domain_uuid: sec.domainUuid,
+        turn,
+        seq: seq++,
+        role,
+        content,
+        stt_provider: extra.stt_provider ?? null,
+        llm_provider: extra.llm_provider ?? null,
+        tts_provider: extra.tts_provider ?? null,
+        stt_ms: extra.stt_ms ?? null,
+        llm_first_token_ms: extra.llm_first_token_ms ?? null,
+        tts_first_byte_ms: extra.tts_first_byte_ms ?? null,
+        turn_ms: extra.turn_ms ?? null,
+        created_at: new Date(clock.now()).toISOString(),
+      },
+    });
+  };
+
+  const phraseOpts = { rateHz: channel.sampleRateHz, language: sec.language, ...(sec.voice ? { voice: sec.voice } : {}) };
+  /** Says a fixed phrase (cached on disk); resolves with the terminator digit, if the caller pressed one. */
+  const say = async (text: string, sig: AbortSignal): Promise<string | undefined> => {
+    const file = await deps.prompts.get(providers.tts, text, { ...phraseOpts, signal: sig });
+    const r = await channel.play(file, { signal: sig });
+    return r.terminator;
+  };
+
+  /** Hands the caller to the operator, or says there is none and says goodbye. */
+  const transferOrGoodbye = async (resolution: Resolution, sig: AbortSignal): Promise<End> => {
+    if (sec.transferExtension !== undefined) {
+      await say(phrases.transferring, sig).catch(swallowUnlessHangup);
+      await channel.transfer(sec.transferExtension, sec.domainName, sig);
+      return { resolution: resolution === 'error' || resolution === 'max_turns' ? resolution : 'transferred', transferredTo: sec.transferExtension };
+    }
+    await say(phrases.noOperator, sig).catch(swallowUnlessHangup);
+    await goodbye(sig);
+    return { resolution };
+  };
+  const goodbye = async (sig: AbortSignal): Promise<void> => {
+    await say(sec.farewell || phrases.farewell, sig).catch(swallowUnlessHangup);
+    await channel.hangup('NORMAL_CLEARING');
+  };
+  const onDigit = async (digit: string): Promise<End> => {
+    if (digit === '0') return transferOrGoodbye('transferred', signal);
+    await goodbye(signal);
+    return { resolution: 'completed' };
+  };
+
+  sink.enqueue({
+    type: 'conversation_start',
+    row: {
+      voice_conversation_uuid: conversationUuid,
+      domain_uuid: sec.domainUuid,
+      voice_secretary_uuid: sec.secretaryUuid,
+      call_uuid: channel.callUuid,
+      caller_id_number: deps.caller.number,
+      caller_id_name: deps.caller.name,
+      destination_number: deps.caller.destination,
+      processing_mode: sec.processingMode,
+      started_at: startedAt.toISOString(),
+    },
+  });
+  const callLog = log.child({ conversation: conversationUuid });
+
+  const converse = async (): Promise<End> => {
+    await mkdir(deps.callDir, { recursive: true });
+    await channel.answer(signal);
+    const greeting = sec.greeting || phrases.greeting;
+    message('assistant', greeting, { tts_provider: providers.tts.info.vendor });
+    // Warm the filler phrase while the greeting plays, so a slow first turn can use it at once.
+    const filler = deps.prompts.get(providers.tts, phrases.oneMoment, { ...phraseOpts, signal });
+    filler.catch(() => undefined);
+    const greetDigit = await say(greeting, signal);
+    if (greetDigit !== undefined) return onDigit(greetDigit);
+
+    let silentTurns = 0;
+    for (;;) {
+      if (turn >= sec.maxTurns) {
+        callLog.info({ turns: turn }, 'max turns reached');
+        return transferOrGoodbye('max_turns', signal);
+      }
+      const file = path.join(deps.callDir, `caller-${turn + 1}-${silentTurns}.wav`);
+      const rec = await channel.record(file, {
+        signal,
+        maxSeconds: sec.recordMaxSeconds,
+        silenceThreshold: scaledSilenceThreshold(sec.silenceThreshold, channel.sampleRateHz),
+        silenceSeconds: sec.silenceSeconds,
+      });
+      const recordEndedAt = clock.monotonicMs();
+      if (rec.terminator !== undefined) return onDigit(rec.terminator);
+      const audio = await readCallerAudio(file, callLog);
+      if (!audio || !hasSpeech(audio.samples, audio.sampleRateHz, { threshold: sec.silenceThreshold })) {
+        silentTurns++;
+        callLog.info({ silentTurns, recordMs: rec.recordMs }, 'caller silent');
+        if (silentTurns >= sec.maxSilentTurns) {
+          await goodbye(signal);
+          return { resolution: 'silence' };
+        }
+        const d = await say(phrases.stillThere, signal);
+        if (d !== undefined) return onDigit(d);
+        continue;
+      }
+      const sttStart = clock.monotonicMs();
+      const heard = await providers.stt.transcribe(audio, { language: sec.language }, signal);
+      const sttMs = Math.round(clock.monotonicMs() - sttStart);
+      const text = heard.text.trim();
+      if (text === '') {
+        silentTurns++;
+        callLog.info({ silentTurns, sttMs }, 'transcript empty');
+        if (silentTurns >= sec.maxSilentTurns) {
+          await goodbye(signal);
+          return { resolution: 'silence' };
+        }
+        const d = await say(phrases.stillThere, signal);
+        if (d !== undefined) return onDigit(d);
+        continue;
+      }
+      silentTurns = 0;
+      turn++;
+      message('user', text, { stt_provider: providers.stt.info.vendor, stt_ms: sttMs });
+      history.push({ role: 'user', content: text });
+      callLog.info({ turn, sttMs, pii: { text } }, 'caller said');
+
+      const reply: Reply = await streamReply({
+        llm: providers.llm,
+        tts: providers.tts,
+        channel,
+        system,
+        history,
+        tools,
+        language: sec.language,
+        ...(sec.voice ? { voice: sec.voice } : {}),
+        dir: deps.callDir,
+        turn,
+        recordEndedAt,
+        fillerAfterMs: deps.fillerAfterMs ?? 2500,
+        filler: () => filler,
+        signal,
+        clock,
+        log: callLog,
+      });
+      const spoken = reply.spokenText || reply.fullText;
+      if (spoken !== '') {
+        history.push({ role: 'assistant', content: spoken });
+        message('assistant', spoken, {
+          llm_provider: providers.llm.info.vendor,
+          tts_provider: providers.tts.info.vendor,
+          llm_first_token_ms: reply.llmFirstTokenMs === null ? null : Math.round(reply.llmFirstTokenMs),
+          tts_first_byte_ms: reply.ttsFirstByteMs === null ? null : Math.round(reply.ttsFirstByteMs),
+          turn_ms: reply.turnMs,
+        });
+      }
+      for (const call of reply.toolCalls) message('tool', JSON.stringify({ name: call.name, arguments: call.arguments }));
+      callLog.info(
+        { turn, llmFirstTokenMs: reply.llmFirstTokenMs, ttsFirstByteMs: reply.ttsFirstByteMs, turnMs: reply.turnMs, tools: reply.toolCalls.map((c) => c.name), pii: { text: spoken } },
+        'secretary replied',
+      );
+      if (reply.terminator !== undefined) return onDigit(reply.terminator);
+      const action = actionFor(
+        reply.toolCalls.map((c) => c.name),
+        canTransfer,
+      );
+      if (action.type === 'transfer') return transferOrGoodbye('transferred', signal);
+      if (action.type === 'end_call') {
+        await goodbye(signal);
+        return { resolution: 'completed' };
+      }
+    }
+  };
+
+  let end: End;
+  try {
+    end = await converse();
+  } catch (err) {
+    end = await recover(err);
+  } finally {
+    clearTimeout(maxTimer);
+  }
+
+  async function recover(err: unknown): Promise<End> {
+    if (channel.hangupSignal.aborted || err instanceof CallHangupError) {
+      callLog.info({ turns: turn }, 'caller hung up');
+      return { resolution: 'caller_hangup' };
+    }
+    if (callCtl.signal.aborted) {
+      callLog.info({ maxCallSeconds: sec.maxCallSeconds }, 'max call duration reached');
+      return farewellAfter('timeout');
+    }
+    if (err instanceof ProviderError) {
+      callLog.error({ vendor: err.vendor, status: err.status, retryable: err.retryable, err }, 'provider failed');
+    } else if (!isAbort(err)) {
+      callLog.error({ err }, 'conversation failed');
+    }
+    // Apologize, then hand over to a human (or say goodbye): never leave the caller in silence.
+    try {
+      await say(phrases.apology, channel.hangupSignal).catch(swallowUnlessHangup);
+      return await transferOrGoodbye('error', channel.hangupSignal);
+    } catch (e) {
+      if (channel.hangupSignal.aborted) return { resolution: 'caller_hangup' };
+      callLog.error({ err: e }, 'apology failed');
+      await channel.hangup('NORMAL_TEMPORARY_FAILURE').catch(() => undefined);
+      return { resolution: 'error' };
+    }
+  }
+
+  async function farewellAfter(resolution: Resolution): Promise<End> {
+    try {
+      await goodbye(channel.hangupSignal);
+    } catch {
+      if (channel.hangupSignal.aborted) return { resolution: 'caller_hangup' };
+    }
+    return { resolution };
+  }
+
+  const endedAt = new Date(clock.now());
+  sink.enqueue({
+    type: 'conversation_end',
+    row: {
+      voice_conversation_uuid: conversationUuid,
+      domain_uuid: sec.domainUuid,
+      ended_at: endedAt.toISOString(),
+      duration_seconds: Math.max(0, Math.round((endedAt.getTime() - startedAt.getTime()) / 1000)),
+      total_turns: turn,
+      resolution: end.resolution,
+      transferred_to: end.transferredTo ?? null,
+    },
+  });
+  await rm(deps.callDir, { recursive: true, force: true }).catch((err: unknown) =>
+    callLog.warn({ err }, 'could not delete call audio'),
+  );
+  callLog.info({ resolution: end.resolution, turns: turn, transferredTo: end.transferredTo }, 'conversation ended');
+  return { conversationUuid, resolution: end.resolution, transferredTo: end.transferredTo ?? null, turns: turn };
+}
+
+/** Fixed phrases are best effort, but a hangup must still end the conversation. */
+function swallowUnlessHangup(err: unknown): undefined {
+  if (err instanceof CallHangupError) throw err;
+  if (isAbort(err)) throw err;
+  return undefined;
+}
+
+async function readCallerAudio(
+  file: string,
+  log: Logger,
+): Promise<{ samples: Int16Array; sampleRateHz: number } | undefined> {
+  try {
+    const wav = parseWav(await readFile(file));
+    return { samples: wav.samples, sampleRateHz: wav.sampleRateHz };
+  } catch (err) {
+    log.warn({ err, file }, 'caller recording unreadable');
+    return undefined;
+  }
+}
+
+export type { Phrases };

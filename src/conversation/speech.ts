@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { access, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createResampler } from '../audio/resample.js';
+import { writeWavAtomic } from '../audio/wav.js';
+import type { Clock } from '../core/clock.js';
+import type { TtsProvider } from '../providers/types.js';
+
+export interface SynthesisResult {
+  file: string;
+  /** From the request to the first PCM chunk. */
+  firstByteMs: number;
+  durationMs: number;
+}
+
+/**
+ * Synthesizes `text` and writes it as a WAV at the channel's rate (FreeSWITCH would resample, but doing it
+ * here once keeps playback cheap and the file small). The file appears atomically (temp name + rename).
+ */
+export async function synthesizeToFile(
+  tts: TtsProvider,
+  text: string,
+  opts: { file: string; rateHz: number; voice?: string; language: string; signal: AbortSignal; clock: Clock },
+): Promise<SynthesisResult> {
+  const started = opts.clock.monotonicMs();
+  let firstByteMs = -1;
+  let resampler: ReturnType<typeof createResampler> | undefined;
+  let fromHz = 0;
+  const parts: Int16Array[] = [];
+  const ttsOpts = opts.voice === undefined ? { language: opts.language } : { language: opts.language, voice: opts.voice };
+  for await (const chunk of tts.synthesize(text, ttsOpts, opts.signal)) {
+    if (firstByteMs < 0) firstByteMs = opts.clock.monotonicMs() - started;
+    if (!resampler || chunk.sampleRateHz !== fromHz) {
+      if (resampler) parts.push(resampler.flush());
+      fromHz = chunk.sampleRateHz;
+      resampler = createResampler(fromHz, opts.rateHz);
+    }
+    parts.push(resampler.push(chunk.samples));
+  }
+  if (resampler) parts.push(resampler.flush());
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const samples = new Int16Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    samples.set(p, offset);
+    offset += p.length;
+  }
+  await writeWavAtomic(opts.file, samples, opts.rateHz);
+  return { file: opts.file, firstByteMs: Math.max(0, firstByteMs), durationMs: (total / opts.rateHz) * 1000 };
+}
+
+/**
+ * Greetings and fixed phrases, synthesized once and kept on disk keyed by (provider, voice, rate, text), so a
+ * busy extension does not pay TTS for "Olá! Como posso ajudar?" on every call. Concurrent misses share one
+ * synthesis.
+ */
+export class PromptCache {
+  readonly #dir: string;
+  readonly #clock: Clock;
+  readonly #inflight = new Map<string, Promise<string>>();
+
+  constructor(dir: string, clock: Clock) {
+    this.#dir = dir;
+    this.#clock = clock;
+  }
+
+  async get(
+    tts: TtsProvider,
+    text: string,
+    opts: { rateHz: number; voice?: string; language: string; signal: AbortSignal },
+  ): Promise<string> {
+    const key = createHash('sha256')
+      .update([tts.info.vendor, tts.info.model, opts.voice ?? '', opts.language, opts.rateHz, text].join('\u0000'))
+      .digest('hex')
+      .slice(0, 32);
+    const file = path.join(this.#dir, `${key}.wav`);
+    const pending = this.#inflight.get(key);
+    if (pending) return pending;
+    const work = (async () => {
+      try {
+        await access(file);
+        return file;
+      } catch {
+        await mkdir(this.#dir, { recursive: true });
+        const synthOpts = { file, rateHz: opts.rateHz, language: opts.language, signal: opts.signal, clock: this.#clock };
+        await synthesizeToFile(tts, text, opts.voice === undefined ? synthOpts : { ...synthOpts, voice: opts.voice });
+        return file;
+      }
+    })();
+    this.#inflight.set(key, work);
+    try {
+      return await work;
+    } finally {
+      this.#inflight.delete(key);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { createCallHandler } from './calls/call-handler.js';
+import type { Config } from './config.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { PromptCache } from './conversation/speech.js';
+import { createInboundConnection, createOutboundServer, type InboundConnection, type OutboundServer } from './esl/index.js';
+import { createProviderRegistry } from './providers/registry.js';
+import type { FetchFn } from './providers/transport/http.js';
+import { createPool, type Sql } from './store/db.js';
+import { createDirectory, type Directory } from './store/directory.js';
+import { createDomainsRepo } from './store/repos/domains.js';
+import { createWriteQueue, type WriteQueue } from './store/write-queue.js';
+
+export interface DaemonOptions {
+  log: Logger;
+  clock?: Clock;
+  fetch?: FetchFn;
+  /** "One moment" filler after this long waiting on providers (ms). */
+  fillerAfterMs?: number;
+}
+
+export interface Daemon {
+  readonly outboundPort: number;
+  readonly sql: Sql;
+  readonly queue: WriteQueue;
+  readonly directory: Directory;
+  readonly inbound: InboundConnection;
+  /** Calls in progress. */
+  activeCalls(): number;
+  /** Stops taking calls, lets active ones finish (up to graceMs), flushes rows, closes everything. */
+  stop(opts?: { graceMs?: number }): Promise<void>;
+}
+
+/**
+ * The composition root: pool, directory (LRU + LISTEN), write queue (+ spool), provider registry, the inbound
+ * ESL connection and the outbound server that receives calls. Resources are released in reverse order.
+ */
+export async function startDaemon(config: Config, opts: DaemonOptions): Promise<Daemon> {
+  const { log } = opts;
+  const clock = opts.clock ?? systemClock;
+  await mkdir(path.join(config.audioDir, 'calls'), { recursive: true, mode: 0o2770 });
+  await mkdir(config.spoolDir, { recursive: true, mode: 0o700 });
+
+  const sql = createPool({
+    url: config.databaseUrl ?? '',
+    max: config.db.poolMax,
+    idleTimeoutSeconds: config.db.idleTimeoutSeconds,
+    connectTimeoutSeconds: config.db.connectTimeoutSeconds,
+    statementTimeoutMs: config.db.statementTimeoutMs,
+  });
+  const directory = createDirectory({ sql, log: log.child({ component: 'directory' }), encryptionKey: config.encryptionKey, clock });
+  const queue = createWriteQueue({ sql, spoolDir: config.spoolDir, log: log.child({ component: 'write-queue' }), clock });
+  await queue.start();
+  const registry = createProviderRegistry({
+    log: log.child({ component: 'providers' }),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
+  const inbound = createInboundConnection({
+    host: config.esl.host,
+    port: config.esl.port,
+    password: config.esl.password,
+    log: log.child({ component: 'esl-inbound' }),
+  });
+  void inbound.start();
+
+  const active = new Set<string>();
+  const handler = createCallHandler({
+    directory,
+    domains: createDomainsRepo(sql),
+    registry,
+    sink: queue,
+    audioDir: config.audioDir,
+    prompts: new PromptCache(path.join(config.audioDir, 'prompts'), clock),
+    log: log.child({ component: 'call' }),
+    clock,
+    ...(opts.fillerAfterMs === undefined ? {} : { fillerAfterMs: opts.fillerAfterMs }),
+    onCallStart: ({ callUuid }) => active.add(callUuid),
+    onCallEnd: ({ callUuid }) => active.delete(callUuid),
+  });
+  const calls = new Set<Promise<void>>();
+  const outbound: OutboundServer = await createOutboundServer({
+    host: config.outbound.host,
+    port: config.outbound.port,
+    log: log.child({ component: 'esl-outbound' }),
+    lingerSeconds: 5,
+    onSession: (session) => {
+      const p = handler(session);
+      calls.add(p);
+      void p.finally(() => calls.delete(p));
+      return p;
+    },
+  });
+  log.info({ outboundPort: outbound.port, eslHost: config.esl.host, eslPort: config.esl.port }, 'voice-ai started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    outboundPort: outbound.port,
+    sql,
+    queue,
+    directory,
+    inbound,
+    activeCalls: () => active.size,
+    stop: (o = {}) =>
+      (stopping ??= (async () => {
+        await outbound.close();
+        const graceMs = o.graceMs ?? config.drainGraceSeconds * 1000;
+        await Promise.race([Promise.allSettled([...calls]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+        outbound.destroy();
+        await Promise.allSettled([...calls]);
+        await queue.drain({ timeoutMs: 10_000 });
+        await queue.close();
+        inbound.close();
+        await directory.close();
+        await sql.end({ timeout: 5 });
+        log.info('voice-ai stopped');
+      })()),
+  };
+}
