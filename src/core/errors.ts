@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'E_ABORTED'
   | 'E_TIMEOUT'
   | 'E_PROVIDER'
-  | 'E_QUEUE_CLOSED';
+  | 'E_QUEUE_CLOSED'
+  | 'E_AUDIO_FORMAT';
 
 export class VoiceAiError extends Error {
   readonly code: ErrorCode;
@@ -63,6 +64,22 @@ export class InvalidInputError extends VoiceAiError {
 }
 
 export class EslError extends VoiceAiError {}
+
+/** Audio bytes that are not what they claim to be (not a WAV, an unsupported encoding, a broken header). */
+export class AudioFormatError extends VoiceAiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_AUDIO_FORMAT', message, options);
+  }
+}
+
+/** FreeSWITCH answered a command with `-ERR ...` (or `-USAGE: ...`); `reply` keeps its exact text. */
+export class EslCommandError extends EslError {
+  readonly reply: string;
+  constructor(message: string, reply: string) {
+    super('E_ESL_COMMAND', message);
+    this.reply = reply;
+  }
+}
 
 /** The channel hung up while an operation on it was pending. Not a failure of the daemon. */
 export class CallHangupError extends VoiceAiError {

@@ -83,21 +83,25 @@ export function validateSecrets(secrets: unknown): ProviderSecrets {
     throw new InvalidInputError('provider secrets must be a JSON object');
   }
   for (const [k, v] of Object.entries(secrets)) {
-    if (typeof v !== 'string') throw new InvalidInputError(`provider secret ${JSON.stringify(k)} must be a string`);
+    if (typeof v !== 'string')
+      throw new InvalidInputError(`provider secret ${JSON.stringify(k)} must be a string`);
   }
   return secrets as ProviderSecrets;
 }
 
 /** SQL fragment that encrypts `secrets` with `key`, both bind parameters. */
-export function encryptedSecrets(db: Db, secrets: ProviderSecrets, key: string): postgres.PendingQuery<postgres.Row[]> {
+export function encryptedSecrets(
+  db: Db,
+  secrets: ProviderSecrets,
+  key: string,
+): postgres.PendingQuery<postgres.Row[]> {
   const json = JSON.stringify(validateSecrets(secrets));
   return db`pgp_sym_encrypt(${json}::text, ${requireKey(key, 'encrypt provider secrets')}::text)`;
 }
 
-/** SQL fragment decrypting a `secrets` column (qualified by `alias` when given) with `key` to text. */
-export function decryptedSecrets(db: Db, key: string, alias?: string): postgres.PendingQuery<postgres.Row[]> {
-  const col = alias === undefined ? db`secrets` : db`${db(alias)}.secrets`;
-  return db`pgp_sym_decrypt(${col}, ${requireKey(key, 'decrypt provider secrets')}::text)`;
+/** SQL fragment decrypting the `secrets` column with `key` to text (NULL stays NULL). */
+export function decryptedSecrets(db: Db, key: string): postgres.PendingQuery<postgres.Row[]> {
+  return db`pgp_sym_decrypt(secrets, ${requireKey(key, 'decrypt provider secrets')}::text)`;
 }
 
 /** Identifies a provider row in an error message (never its config, never the key). */
@@ -105,6 +109,15 @@ export interface ProviderIdentity {
   provider_uuid: string;
   provider_name: string;
   provider_type: string;
+}
+
+/** The SecretKeyError for a row with secrets read without a key configured. */
+export function missingKeyError(row: ProviderIdentity): SecretKeyError {
+  return new SecretKeyError(
+    `no secrets encryption key configured (needed to decrypt the secrets of provider ${row.provider_uuid} ` +
+      `(${row.provider_type} "${row.provider_name}"))`,
+    row.provider_uuid,
+  );
 }
 
 /** The SecretKeyError for a row that could not be decrypted. */
@@ -158,7 +171,9 @@ export async function rotateKey(sql: Db, oldKey: string, newKey: string): Promis
     });
   } catch (err) {
     if (!isDecryptFailure(err)) throw scrubDbError(err);
-    throw (await findUndecryptable(sql, from)) ?? new SecretKeyError('cannot decrypt provider secrets: wrong key');
+    throw (
+      (await findUndecryptable(sql, from)) ?? new SecretKeyError('cannot decrypt provider secrets: wrong key')
+    );
   }
 }
 
@@ -172,9 +187,12 @@ async function findUndecryptable(sql: Db, key: string): Promise<SecretKeyError |
   for (const row of rows) {
     try {
       // Its own (sub)transaction, so a failure here cannot poison a caller's transaction.
-      await inTransaction(sql, (tx) => tx`
+      await inTransaction(
+        sql,
+        (tx) => tx`
         SELECT pgp_sym_decrypt(secrets, ${key}::text) FROM v_voice_ai_providers
-        WHERE provider_uuid = ${row.provider_uuid}`);
+        WHERE provider_uuid = ${row.provider_uuid}`,
+      );
     } catch (err) {
       if (isDecryptFailure(err)) return wrongKeyError(row);
       throw scrubDbError(err);
@@ -182,4 +200,3 @@ async function findUndecryptable(sql: Db, key: string): Promise<SecretKeyError |
   }
   return undefined;
 }
-

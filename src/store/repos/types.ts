@@ -85,14 +85,7 @@ export interface SecretaryWithProviders extends SecretaryRow {
 }
 
 export type Resolution =
-  | 'completed'
-  | 'transferred'
-  | 'caller_hangup'
-  | 'max_turns'
-  | 'silence'
-  | 'timeout'
-  | 'error'
-  | 'drained';
+  'completed' | 'transferred' | 'caller_hangup' | 'max_turns' | 'silence' | 'timeout' | 'error' | 'drained';
 
 export interface ConversationRow {
   voice_conversation_uuid: string;
