@@ -6,6 +6,8 @@ import type { Config } from './config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { PromptCache } from './conversation/speech.js';
 import { createInboundConnection, createOutboundServer, type InboundConnection, type OutboundServer } from './esl/index.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
+import { startHttpServer, type HttpServer, type ReadinessCheck } from './http/server.js';
 import { createProviderRegistry } from './providers/registry.js';
 import type { FetchFn } from './providers/transport/http.js';
 import { createPool, type Sql } from './store/db.js';
@@ -19,6 +21,8 @@ export interface DaemonOptions {
   fetch?: FetchFn;
   /** "One moment" filler after this long waiting on providers (ms). */
   fillerAfterMs?: number;
+  /** Spooled rows above which /readyz says not ready (the database has been away too long). */
+  spoolLimitRows?: number;
 }
 
 export interface Daemon {
@@ -27,6 +31,8 @@ export interface Daemon {
   readonly queue: WriteQueue;
   readonly directory: Directory;
   readonly inbound: InboundConnection;
+  readonly metrics: Metrics;
+  readonly httpPort: number;
   /** Calls in progress. */
   activeCalls(): number;
   /** Stops taking calls, lets active ones finish (up to graceMs), flushes rows, closes everything. */
@@ -53,9 +59,16 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   const directory = createDirectory({ sql, log: log.child({ component: 'directory' }), encryptionKey: config.encryptionKey, clock });
   const queue = createWriteQueue({ sql, spoolDir: config.spoolDir, log: log.child({ component: 'write-queue' }), clock });
   await queue.start();
+  const metrics = createMetrics({ log: log.child({ component: 'metrics' }) });
+  metrics.setWriteQueueSource(() => queue.stats());
   const registry = createProviderRegistry({
     log: log.child({ component: 'providers' }),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    onSample: (sample) => {
+      if (sample.outcome === 'error') {
+        metrics.providerError({ vendor: sample.vendor, kind: sample.kind, status: sample.status });
+      }
+    },
   });
   const inbound = createInboundConnection({
     host: config.esl.host,
@@ -64,6 +77,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     log: log.child({ component: 'esl-inbound' }),
   });
   void inbound.start();
+  metrics.setEslSource(() => ({ connected: inbound.connected, reconnects: inbound.reconnects }));
 
   const active = new Set<string>();
   const handler = createCallHandler({
@@ -76,8 +90,20 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     log: log.child({ component: 'call' }),
     clock,
     ...(opts.fillerAfterMs === undefined ? {} : { fillerAfterMs: opts.fillerAfterMs }),
-    onCallStart: ({ callUuid }) => active.add(callUuid),
-    onCallEnd: ({ callUuid }) => active.delete(callUuid),
+    onCallStart: ({ callUuid, domainName }) => {
+      active.add(callUuid);
+      metrics.callStarted(domainName);
+    },
+    onCallEnd: ({ callUuid, domainName, outcome }) => {
+      active.delete(callUuid);
+      metrics.callEnded(domainName, outcome?.resolution ?? 'error');
+    },
+    onTurn: (t) => {
+      metrics.observeTurnStage('stt', t.providers.stt, t.sttMs);
+      if (t.llmFirstTokenMs !== null) metrics.observeTurnStage('llm_first_token', t.providers.llm, t.llmFirstTokenMs);
+      if (t.ttsFirstByteMs !== null) metrics.observeTurnStage('tts_first_byte', t.providers.tts, t.ttsFirstByteMs);
+      if (t.turnMs !== null) metrics.observeTurnStage('turn', t.providers.llm, t.turnMs);
+    },
   });
   const calls = new Set<Promise<void>>();
   const outbound: OutboundServer = await createOutboundServer({
@@ -92,7 +118,32 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       return p;
     },
   });
-  log.info({ outboundPort: outbound.port, eslHost: config.esl.host, eslPort: config.esl.port }, 'voice-ai started');
+  let draining = false;
+  const spoolLimit = opts.spoolLimitRows ?? 1_000_000;
+  const http: HttpServer = await startHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    metrics,
+    log: log.child({ component: 'http' }),
+    readiness: async (signal) => {
+      const checks: ReadinessCheck[] = [];
+      checks.push({ name: 'draining', ok: !draining, ...(draining ? { detail: 'shutting down' } : {}) });
+      checks.push({ name: 'esl', ok: inbound.connected, ...(inbound.connected ? {} : { detail: 'inbound ESL not connected' }) });
+      try {
+        const q = sql`SELECT 1`;
+        const onAbort = (): void => q.cancel();
+        signal.addEventListener('abort', onAbort, { once: true });
+        await q.finally(() => signal.removeEventListener('abort', onAbort));
+        checks.push({ name: 'database', ok: true });
+      } catch (err) {
+        checks.push({ name: 'database', ok: false, detail: (err as Error).message });
+      }
+      const spooled = queue.stats().spooledRows;
+      checks.push({ name: 'spool', ok: spooled < spoolLimit, detail: `${spooled} rows spooled` });
+      return { checks };
+    },
+  });
+  log.info({ outboundPort: outbound.port, httpPort: http.port, eslHost: config.esl.host, eslPort: config.esl.port }, 'voice-ai started');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -101,9 +152,12 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     queue,
     directory,
     inbound,
+    metrics,
+    httpPort: http.port,
     activeCalls: () => active.size,
     stop: (o = {}) =>
       (stopping ??= (async () => {
+        draining = true;
         await outbound.close();
         const graceMs = o.graceMs ?? config.drainGraceSeconds * 1000;
         await Promise.race([Promise.allSettled([...calls]), new Promise((r) => setTimeout(r, graceMs).unref())]);
@@ -113,6 +167,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
         await queue.close();
         inbound.close();
         await directory.close();
+        await http.close();
         await sql.end({ timeout: 5 });
         log.info('voice-ai stopped');
       })()),

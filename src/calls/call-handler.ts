@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { isAbort } from '../core/errors.js';
-import { runConversation, type ConversationOutcome, type SecretaryProfile } from '../conversation/session.js';
+import { runConversation, type ConversationOutcome, type SecretaryProfile, type TurnLatency } from '../conversation/session.js';
 import type { PromptCache } from '../conversation/speech.js';
 import type { ChannelData, OutboundSession } from '../esl/index.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -26,6 +26,7 @@ export interface CallHandlerDeps {
   /** Told when a call starts and ends (metrics, drain). */
   onCallStart?: (info: { callUuid: string; domainName: string }) => void;
   onCallEnd?: (info: { callUuid: string; domainName: string; outcome: ConversationOutcome | undefined }) => void;
+  onTurn?: (t: TurnLatency) => void;
 }
 
 /**
@@ -77,6 +78,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
         log,
         clock: deps.clock,
         ...(deps.fillerAfterMs === undefined ? {} : { fillerAfterMs: deps.fillerAfterMs }),
+        ...(deps.onTurn === undefined ? {} : { onTurn: deps.onTurn }),
       });
     } catch (err) {
       if (isAbort(err)) log.info('call ended during setup');

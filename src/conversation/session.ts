@@ -51,6 +51,16 @@ export interface ConversationDeps {
   clock: Clock;
   /** Fixed-phrase filler ("one moment") after this much silence waiting on providers. Default 2500 ms. */
   fillerAfterMs?: number;
+  /** Told each turn's latencies (metrics). */
+  onTurn?: (t: TurnLatency) => void;
+}
+
+export interface TurnLatency {
+  providers: { stt: string; llm: string; tts: string };
+  sttMs: number;
+  llmFirstTokenMs: number | null;
+  ttsFirstByteMs: number | null;
+  turnMs: number | null;
 }
 
 export interface ConversationOutcome {
@@ -249,6 +259,13 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
           turn_ms: reply.turnMs,
         });
       }
+      deps.onTurn?.({
+        providers: { stt: providers.stt.info.vendor, llm: providers.llm.info.vendor, tts: providers.tts.info.vendor },
+        sttMs,
+        llmFirstTokenMs: reply.llmFirstTokenMs,
+        ttsFirstByteMs: reply.ttsFirstByteMs,
+        turnMs: reply.turnMs,
+      });
       for (const call of reply.toolCalls) message('tool', JSON.stringify({ name: call.name, arguments: call.arguments }));
       callLog.info(
         { turn, llmFirstTokenMs: reply.llmFirstTokenMs, ttsFirstByteMs: reply.ttsFirstByteMs, turnMs: reply.turnMs, tools: reply.toolCalls.map((c) => c.name), pii: { text: spoken } },
