@@ -80,6 +80,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   metrics.setEslSource(() => ({ connected: inbound.connected, reconnects: inbound.reconnects }));
 
   const active = new Set<string>();
+  const drainCtl = new AbortController();
   const handler = createCallHandler({
     directory,
     domains: createDomainsRepo(sql),
@@ -90,6 +91,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     log: log.child({ component: 'call' }),
     clock,
     ...(opts.fillerAfterMs === undefined ? {} : { fillerAfterMs: opts.fillerAfterMs }),
+    stopSignal: drainCtl.signal,
     onCallStart: ({ callUuid, domainName }) => {
       active.add(callUuid);
       metrics.callStarted(domainName);
@@ -158,9 +160,17 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     stop: (o = {}) =>
       (stopping ??= (async () => {
         draining = true;
-        await outbound.close();
+        // Stop accepting: a refused connection lets the dialplan's fail-open action run. close() resolves only
+        // once every session has ended, so it races the grace period like the calls do.
+        const closing = outbound.close();
         const graceMs = o.graceMs ?? config.drainGraceSeconds * 1000;
-        await Promise.race([Promise.allSettled([...calls]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+        await Promise.race([Promise.allSettled([closing, ...calls]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+        if (calls.size > 0) {
+          // Grace over: the remaining calls say goodbye and hang up (resolution `drained`), then we cut.
+          log.warn({ activeCalls: calls.size }, 'drain grace over: ending remaining calls');
+          drainCtl.abort();
+          await Promise.race([Promise.allSettled([...calls]), new Promise((r) => setTimeout(r, 10_000).unref())]);
+        }
         outbound.destroy();
         await Promise.allSettled([...calls]);
         await queue.drain({ timeoutMs: 10_000 });

@@ -27,6 +27,8 @@ export interface CallHandlerDeps {
   onCallStart?: (info: { callUuid: string; domainName: string }) => void;
   onCallEnd?: (info: { callUuid: string; domainName: string; outcome: ConversationOutcome | undefined }) => void;
   onTurn?: (t: TurnLatency) => void;
+  /** Aborted when the drain grace runs out: calls say goodbye and hang up. */
+  stopSignal?: AbortSignal;
 }
 
 /**
@@ -79,6 +81,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
         clock: deps.clock,
         ...(deps.fillerAfterMs === undefined ? {} : { fillerAfterMs: deps.fillerAfterMs }),
         ...(deps.onTurn === undefined ? {} : { onTurn: deps.onTurn }),
+        ...(deps.stopSignal === undefined ? {} : { stopSignal: deps.stopSignal }),
       });
     } catch (err) {
       if (isAbort(err)) log.info('call ended during setup');

@@ -53,6 +53,8 @@ export interface ConversationDeps {
   fillerAfterMs?: number;
   /** Told each turn's latencies (metrics). */
   onTurn?: (t: TurnLatency) => void;
+  /** Aborted when the daemon's drain grace ran out: say the farewell, hang up, resolution `drained`. */
+  stopSignal?: AbortSignal;
 }
 
 export interface TurnLatency {
@@ -82,7 +84,7 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
   const phrases = phrasesFor(sec.language);
   const callCtl = new AbortController();
   const maxTimer = setTimeout(() => callCtl.abort(new Error('max call duration')), sec.maxCallSeconds * 1000);
-  const signal = AbortSignal.any([channel.hangupSignal, callCtl.signal]);
+  const signal = AbortSignal.any([channel.hangupSignal, callCtl.signal, ...(deps.stopSignal ? [deps.stopSignal] : [])]);
   const startedAt = new Date(clock.now());
   const history: ChatMessage[] = [];
   const canTransfer = sec.transferExtension !== undefined;
@@ -297,6 +299,10 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     if (channel.hangupSignal.aborted || err instanceof CallHangupError) {
       callLog.info({ turns: turn }, 'caller hung up');
       return { resolution: 'caller_hangup' };
+    }
+    if (deps.stopSignal?.aborted) {
+      callLog.info({ turns: turn }, 'daemon draining: ending the call');
+      return farewellAfter('drained');
     }
     if (callCtl.signal.aborted) {
       callLog.info({ maxCallSeconds: sec.maxCallSeconds }, 'max call duration reached');

@@ -124,5 +124,7 @@ export class ProviderError extends VoiceAiError {
 /** True for cancellations (ours or the platform's), which are not failures and are not logged as errors. */
 export function isAbort(err: unknown): boolean {
   if (err instanceof AbortedError || err instanceof CallHangupError) return true;
-  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: unknown }).code === 'ABORT_ERR');
+  return (
+    err instanceof Error && (err.name === 'AbortError' || (err as { code?: unknown }).code === 'ABORT_ERR')
+  );
 }
