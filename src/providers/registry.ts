@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { InvalidInputError } from '../core/errors.js';
 import { createOpenAiEmbeddings } from './embeddings/openai.js';
 import { createOpenAiLlm } from './llm/openai.js';
+import { createLocalProvider, isLocalProviderName } from './local/index.js';
 import {
   OPENAI_COMPATIBLE,
   openAiConfigFromRow,
@@ -60,13 +61,16 @@ export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderR
   const onSample = opts.onSample ?? (() => undefined);
 
   const buildOne = <K extends BuildableKind>(row: ProviderRow, kind: K): ProviderByKind[K] => {
-    if (OPENAI_COMPATIBLE[row.provider_name] === undefined) {
+    const local = isLocalProviderName(row.provider_name);
+    if (!local && OPENAI_COMPATIBLE[row.provider_name] === undefined) {
       throw new InvalidInputError(
         `provider ${row.provider_uuid}: unknown provider_name '${row.provider_name}'`,
       );
     }
     const where = `provider ${row.provider_uuid} (${row.provider_name} ${kind})`;
-    const adapter = OPENAI_ADAPTERS[kind](openAiConfigFromRow(row, kind, fetchFn));
+    const adapter = local
+      ? createLocalProvider(row, kind)
+      : OPENAI_ADAPTERS[kind](openAiConfigFromRow(row, kind, fetchFn));
     const timeoutMs = optionalPositive(row.config, 'timeout_ms', where);
     const firstByteTimeoutMs = optionalPositive(row.config, 'first_byte_timeout_ms', where);
     const timeouts: TimeoutOptions = {
