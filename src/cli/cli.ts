@@ -2,9 +2,15 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config, type ConfigNeeds } from '../config.js';
 import { VoiceAiError } from '../core/errors.js';
 import { createLogger } from '../logger.js';
+import { conversationsHelp, runConversations } from './conversations.js';
 import { runDemo, demoHelp } from './demo.js';
+import { dialplanHelp, runDialplan } from './dialplan.js';
+import { doctorHelp, runDoctor } from './doctor.js';
+import { domainsHelp, runDomains } from './domains.js';
 import { runMigrate, migrateHelp } from './migrate.js';
+import { providersHelp, runProviders } from './providers.js';
 import { runDaemon, runHelp } from './run.js';
+import { runSecretaries, secretariesHelp } from './secretaries.js';
 
 type Command = {
   summary: string;
@@ -17,6 +23,13 @@ const commands: Record<string, Command> = {
   migrate: { summary: 'apply or list database migrations', help: migrateHelp, needs: { database: true }, run: runMigrate },
   run: { summary: 'run the daemon (systemd ExecStart)', help: runHelp, needs: { database: true, encryptionKey: true }, run: runDaemon },
   demo: { summary: 'offline demo on an embedded PostgreSQL', help: demoHelp, needs: {}, run: runDemo },
+  domains: { summary: "list FusionPBX's domains", help: domainsHelp, needs: { database: true }, run: runDomains },
+  // Only some sub-commands need the encryption key: they check for it themselves.
+  providers: { summary: 'add, list, update, remove, test AI providers', help: providersHelp, needs: { database: true }, run: runProviders },
+  secretaries: { summary: 'add, list, update, disable secretaries', help: secretariesHelp, needs: { database: true }, run: runSecretaries },
+  conversations: { summary: 'call history and transcripts', help: conversationsHelp, needs: { database: true }, run: runConversations },
+  dialplan: { summary: 'install or remove the FusionPBX dialplan entry', help: dialplanHelp, needs: { database: true }, run: runDialplan },
+  doctor: { summary: 'check configuration, database, ESL, directories, providers', help: doctorHelp, needs: {}, run: runDoctor },
 };
 
 function usage(): string {
@@ -24,9 +37,20 @@ function usage(): string {
   return `Usage: voice-ai <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nEvery command takes --help.`;
 }
 
+/** Where the CLI writes (tests capture it). */
+export interface CliIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+const processIo: CliIo = {
+  stdout: (s) => void process.stdout.write(s),
+  stderr: (s) => void process.stderr.write(s),
+};
+
 /** The `voice-ai` command. Only this function decides the process exit code. */
-export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const out = (s: string): void => void process.stdout.write(`${s}\n`);
+export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env, io: CliIo = processIo): Promise<number> {
+  const out = (s: string): void => io.stdout(`${s}\n`);
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     out(usage());
@@ -34,7 +58,7 @@ export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   const command = commands[name];
   if (!command) {
-    process.stderr.write(`voice-ai: unknown command "${name}"\n${usage()}\n`);
+    io.stderr(`voice-ai: unknown command "${name}"\n${usage()}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -48,15 +72,15 @@ export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env):
     log = createLogger({
       level: config.logLevel,
       pii: config.logPii,
-      ...(name === 'run' ? {} : { destination: process.stderr }),
+      ...(name === 'run' ? {} : { destination: { write: (s: string) => io.stderr(s) } }),
     });
     return await command.run(rest, config, log, out);
   } catch (err) {
     if (err instanceof VoiceAiError) {
-      process.stderr.write(`voice-ai ${name}: ${err.message}\n`);
+      io.stderr(`voice-ai ${name}: ${err.message}\n`);
       return err.code === 'E_CONFIG' || err.code === 'E_INVALID_INPUT' ? 2 : 1;
     }
-    process.stderr.write(`voice-ai ${name}: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    io.stderr(`voice-ai ${name}: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     return 1;
   } finally {
     log?.flush();

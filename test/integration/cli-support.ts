@@ -1,0 +1,77 @@
+/** Runs the `voice-ai` CLI in-process against the test database and captures what it prints. */
+import { readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { cli } from '../../src/cli/cli.js';
+import { migrate } from '../../src/store/migrations.js';
+import { createScratchDatabase, type Sql } from '../helpers/db.js';
+
+export const CLI_KEY = 'cli-test-key-0123456789abcdef';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of a CLI run: the shared test database and an encryption key. */
+export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return {
+    DATABASE_URL: inject('databaseUrl'),
+    VOICE_AI_ENCRYPTION_KEY: CLI_KEY,
+    VOICE_AI_LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = cliEnv()): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await cli(args, env, {
+    stdout: (s) => void (stdout += s),
+    stderr: (s) => void (stderr += s),
+  });
+  return { code, stdout, stderr };
+}
+
+/** The uuid an `add` printed (the last uuid on its line). */
+export function uuidIn(text: string): string {
+  const all = text.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g) ?? [];
+  const last = all[all.length - 1];
+  if (last === undefined) throw new Error(`no uuid in ${JSON.stringify(text)}`);
+  return last;
+}
+
+/** A TCP port nothing listens on (bound, then released). */
+export async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A new database with FusionPBX's stand-in and our migrations; `before` runs first (to create a table in
+ * another shape than the stand-in's). Drop it with dropScratch.
+ */
+export async function migratedScratch(prefix: string, before?: (sql: Sql) => Promise<unknown>) {
+  const url = await createScratchDatabase(prefix);
+  const sql = postgres(url, { max: 2, onnotice: () => undefined });
+  if (before !== undefined) await before(sql);
+  await sql.unsafe(await readFile(new URL('../../sql/fusionpbx-standin.sql', import.meta.url), 'utf8'));
+  await migrate(sql);
+  return { url, sql };
+}
+
+export async function dropScratch(url: string, sql: Sql): Promise<void> {
+  await sql.end({ timeout: 5 });
+  const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.slice(1));
+    await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
