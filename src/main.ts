@@ -175,7 +175,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
         await Promise.allSettled([...calls]);
         await queue.drain({ timeoutMs: 10_000 });
         await queue.close();
-        inbound.close();
+        await inbound.close();
         await directory.close();
         await http.close();
         await sql.end({ timeout: 5 });

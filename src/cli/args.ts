@@ -23,7 +23,11 @@ export function printTable(rows: Record<string, unknown>[], json: boolean, out: 
     return;
   }
   const cols = Object.keys(rows[0] ?? {});
-  const cell = (v: unknown): string => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v));
+  const cell = (v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    if (v instanceof Date) return v.toISOString();
+    return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean | bigint);
+  };
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   out(line(cols));

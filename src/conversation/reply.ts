@@ -62,9 +62,11 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
     turnMs: null,
   };
   const spoken: string[] = [];
-  let failure: unknown;
+  let failure: Error | undefined;
   const fail = (err: unknown): void => {
-    if (failure === undefined && !(isAbort(err) && turnCtl.signal.aborted)) failure = err;
+    if (failure === undefined && !(isAbort(err) && turnCtl.signal.aborted)) {
+      failure = err instanceof Error ? err : new Error(String(err));
+    }
     turnCtl.abort(err);
     sentences.fail(err);
     files.fail(err);

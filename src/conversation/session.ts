@@ -334,6 +334,10 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     return { resolution };
   }
 
+  // The call's audio goes before its end row, so whoever sees the end sees no leftover files.
+  await rm(deps.callDir, { recursive: true, force: true }).catch((err: unknown) =>
+    callLog.warn({ err }, 'could not delete call audio'),
+  );
   const endedAt = new Date(clock.now());
   sink.enqueue({
     type: 'conversation_end',
@@ -347,9 +351,6 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       transferred_to: end.transferredTo ?? null,
     },
   });
-  await rm(deps.callDir, { recursive: true, force: true }).catch((err: unknown) =>
-    callLog.warn({ err }, 'could not delete call audio'),
-  );
   callLog.info({ resolution: end.resolution, turns: turn, transferredTo: end.transferredTo }, 'conversation ended');
   return { conversationUuid, resolution: end.resolution, transferredTo: end.transferredTo ?? null, turns: turn };
 }

@@ -8,7 +8,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
   #waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
   #closed = false;
-  #error: unknown;
+  #error: Error | undefined;
 
   push(item: T): void {
     if (this.#closed) return;
@@ -31,7 +31,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   fail(err: unknown): void {
     if (this.#error !== undefined) return;
-    this.#error = err ?? new AbortedError();
+    this.#error = err instanceof Error ? err : new AbortedError('queue failed', { cause: err });
     this.#closed = true;
     this.#items.length = 0;
     const w = this.#waiter;

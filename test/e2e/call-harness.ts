@@ -1,0 +1,216 @@
+/**
+ * A whole daemon (startDaemon) wired to the fake FreeSWITCH, a fake OpenAI and the real test PostgreSQL, plus
+ * helpers to create a tenant with providers and a secretary, place calls and read back the rows.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { pino, type Logger } from 'pino';
+import { parseWav } from '../../src/audio/wav.js';
+import { loadConfig } from '../../src/config.js';
+import { startDaemon, type Daemon } from '../../src/main.js';
+import { createProvidersRepo } from '../../src/store/repos/providers.js';
+import { createSecretariesRepo, type SecretaryInput } from '../../src/store/repos/secretaries.js';
+import {
+  startFakeFreeSwitch,
+  type CallerStep,
+  type FakeFreeSwitch,
+  type PlaceCallOptions,
+} from '../fakes/fake-freeswitch/index.js';
+import { FAKE_API_KEY } from '../fakes/openai-rows.js';
+import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
+import { createDomain, testSql, type Sql, type TestDomain } from '../helpers/db.js';
+
+export const ENCRYPTION_KEY = 'e2e-test-key-0123456789abcdef';
+export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/audio');
+/** 3.7 s: 1.0 s of digital silence, then "I would like to speak to sales please" (speech 1.00-3.30 s). */
+export const SALES_8K = path.join(FIXTURES, 'fake-fs-sales-8k.wav');
+export const SALES_16K = path.join(FIXTURES, 'fake-fs-sales-16k.wav');
+
+/**
+ * One caller utterance as the record app hears it: the sales sentence without its leading second of silence
+ * (a caller silent for silence_seconds ends FreeSWITCH's recording empty), then enough silence to end it.
+ */
+export function utterance(rateHz: 8000 | 16000 = 8000): CallerStep[] {
+  const wav = parseWav(readFileSync(rateHz === 8000 ? SALES_8K : SALES_16K));
+  const pcm = wav.samples.subarray(Math.round(0.9 * wav.sampleRateHz));
+  return [
+    { type: 'speak', pcm, sampleRateHz: wav.sampleRateHz },
+    { type: 'silence', ms: 1200 },
+  ];
+}
+
+export interface Tenant extends TestDomain {
+  secretaryUuid: string;
+  extension: string;
+  providers: { stt: string; llm: string; tts: string };
+}
+
+export interface Harness {
+  sql: Sql;
+  fs: FakeFreeSwitch;
+  ai: FakeOpenAi;
+  daemon: Daemon;
+  logs: Record<string, unknown>[];
+  audioDir: string;
+  tenant(opts?: {
+    extension?: string;
+    secretary?: Partial<SecretaryInput>;
+    ai?: FakeOpenAi;
+    extraLlm?: { baseUrl: string; priority: number };
+  }): Promise<Tenant>;
+  call(t: Tenant, opts?: Partial<PlaceCallOptions>): ReturnType<FakeFreeSwitch['placeCall']>;
+  /** The conversation row of a call once its end was written (polls; the write queue is asynchronous). */
+  conversation(callUuid: string): Promise<ConversationRow>;
+  messages(conversationUuid: string): Promise<MessageRowRead[]>;
+  close(): Promise<void>;
+}
+
+export interface ConversationRow {
+  voice_conversation_uuid: string;
+  domain_uuid: string;
+  voice_secretary_uuid: string | null;
+  call_uuid: string;
+  caller_id_number: string | null;
+  caller_id_name: string | null;
+  processing_mode: string;
+  ended_at: Date | null;
+  duration_seconds: number | null;
+  total_turns: number;
+  resolution: string | null;
+  transferred_to: string | null;
+}
+
+export interface MessageRowRead {
+  turn: number;
+  seq: number;
+  role: string;
+  content: string;
+  stt_provider: string | null;
+  llm_provider: string | null;
+  tts_provider: string | null;
+  stt_ms: number | null;
+  llm_first_token_ms: number | null;
+  tts_first_byte_ms: number | null;
+  turn_ms: number | null;
+}
+
+export async function startHarness(opts: { speed?: number; fillerAfterMs?: number } = {}): Promise<Harness> {
+  const sql = testSql();
+  const fs = await startFakeFreeSwitch({ speed: opts.speed ?? 10 });
+  const ai = await startFakeOpenAi({ apiKey: FAKE_API_KEY });
+  const audioDir = await mkdtemp(path.join(tmpdir(), 'voice-ai-e2e-audio-'));
+  const spoolDir = await mkdtemp(path.join(tmpdir(), 'voice-ai-e2e-spool-'));
+  const config = loadConfig({
+    DATABASE_URL: inject('databaseUrl'),
+    VOICE_AI_ENCRYPTION_KEY: ENCRYPTION_KEY,
+    VOICE_AI_ESL_PORT: String(fs.inboundPort),
+    VOICE_AI_OUTBOUND_PORT: '0',
+    VOICE_AI_HTTP_PORT: '0',
+    VOICE_AI_AUDIO_DIR: audioDir,
+    VOICE_AI_SPOOL_DIR: spoolDir,
+    VOICE_AI_DB_POOL_MAX: '5',
+  });
+  const logs: Record<string, unknown>[] = [];
+  const log: Logger = pino(
+    {
+      level: 'debug',
+      redact: {
+        paths: ['pii', '*.pii', 'api_key', '*.api_key', 'secrets', '*.secrets'],
+        censor: '[redacted]',
+      },
+    },
+    { write: (s: string) => void logs.push(JSON.parse(s) as Record<string, unknown>) },
+  );
+  const daemon = await startDaemon(config, { log, fillerAfterMs: opts.fillerAfterMs ?? 60_000 });
+  const providersRepo = createProvidersRepo(sql);
+  const secretaries = createSecretariesRepo(sql);
+  let ext = 8000;
+
+  const harness: Harness = {
+    sql,
+    fs,
+    ai,
+    daemon,
+    logs,
+    audioDir,
+    async tenant(t = {}) {
+      const domain = await createDomain(sql);
+      const baseUrl = (t.ai ?? ai).baseUrl;
+      const mk = (type: 'stt' | 'llm' | 'tts', model: string, priority = 100, url = baseUrl) =>
+        providersRepo.create(
+          domain.domain_uuid,
+          {
+            provider_type: type,
+            provider_name: 'openai',
+            config: { base_url: url, model },
+            secrets: { api_key: FAKE_API_KEY },
+            is_default: priority === 100,
+            priority,
+          },
+          ENCRYPTION_KEY,
+        );
+      const stt = await mk('stt', 'whisper-1');
+      const llm = await mk('llm', 'gpt-4o-mini');
+      const tts = await mk('tts', 'tts-1');
+      if (t.extraLlm) await mk('llm', 'backup-llm', t.extraLlm.priority, t.extraLlm.baseUrl);
+      const extension = t.extension ?? String(ext++);
+      const sec = await secretaries.create(domain.domain_uuid, {
+        secretary_name: 'Ana',
+        extension,
+        greeting: 'Olá, aqui é a Ana.',
+        farewell: 'Até logo!',
+        language: 'pt-BR',
+        stt_provider_uuid: stt.provider_uuid,
+        llm_provider_uuid: llm.provider_uuid,
+        tts_provider_uuid: tts.provider_uuid,
+        silence_seconds: 1,
+        record_max_seconds: 10,
+        ...t.secretary,
+      });
+      return {
+        ...domain,
+        secretaryUuid: sec.voice_secretary_uuid,
+        extension,
+        providers: { stt: stt.provider_uuid, llm: llm.provider_uuid, tts: tts.provider_uuid },
+      };
+    },
+    call(t, o = {}) {
+      return fs.placeCall({
+        target: { host: '127.0.0.1', port: daemon.outboundPort },
+        domainUuid: t.domain_uuid,
+        domainName: t.domain_name,
+        destinationNumber: t.extension,
+        callerIdNumber: '5511999990000',
+        callerIdName: 'Maria',
+        ...o,
+      });
+    },
+    async conversation(callUuid) {
+      for (let i = 0; i < 200; i++) {
+        const rows = await sql<ConversationRow[]>`
+          SELECT * FROM v_voice_conversations WHERE call_uuid = ${callUuid} AND ended_at IS NOT NULL`;
+        if (rows[0]) return rows[0];
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`no ended conversation for call ${callUuid}`);
+    },
+    async messages(conversationUuid) {
+      return sql<MessageRowRead[]>`
+        SELECT turn, seq, role, content, stt_provider, llm_provider, tts_provider,
+               stt_ms, llm_first_token_ms, tts_first_byte_ms, turn_ms
+        FROM v_voice_messages WHERE voice_conversation_uuid = ${conversationUuid} ORDER BY seq`;
+    },
+    async close() {
+      await daemon.stop({ graceMs: 2000 });
+      await fs.stop();
+      await ai.close();
+      await sql.end();
+      await rm(audioDir, { recursive: true, force: true });
+      await rm(spoolDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
