@@ -13,11 +13,17 @@ type Bench = { name: string; run: (databaseUrl: string) => Promise<Record<string
 async function loadBenches(): Promise<Bench[]> {
   const benches: Bench[] = [];
   const wq = await import('./write-queue.bench.js').catch(() => undefined);
-  if (wq) benches.push({ name: 'write queue', run: (url) => wq.benchWriteQueue(url) as Promise<Record<string, number>> });
+  if (wq) benches.push({ name: 'write queue', run: async (url) => ({ ...(await wq.benchWriteQueue(url)) }) });
   const sl = await import('./secretary-lookup.bench.js').catch(() => undefined);
-  if (sl) benches.push({ name: 'cached secretary lookup', run: (url) => sl.benchSecretaryLookup(url) as Promise<Record<string, number>> });
+  if (sl)
+    benches.push({
+      name: 'cached secretary lookup',
+      run: async (url) => ({ ...(await sl.benchSecretaryLookup(url)) }),
+    });
   const esl = await import('./esl-parser.bench.js').catch(() => undefined);
-  if (esl) benches.push({ name: 'ESL parser', run: () => esl.benchEslParser() as Promise<Record<string, number>> });
+  if (esl) benches.push({ name: 'ESL parser', run: async () => ({ ...(await esl.benchEslParser()) }) });
+  const audio = await import('./audio.bench.js').catch(() => undefined);
+  if (audio) benches.push({ name: 'audio resample', run: async () => ({ ...(await audio.benchAudio()) }) });
   return benches;
 }
 
@@ -27,7 +33,8 @@ async function main(): Promise<void> {
   let stop: (() => Promise<void>) | undefined;
   if (!databaseUrl) {
     const dir = await mkdtemp(path.join(tmpdir(), 'voice-ai-bench-pg-'));
-    const cluster = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data') });
+    // fsync on, as in production: the one-insert-per-row baseline must pay for its commits.
+    const cluster = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), fsync: true });
     databaseUrl = cluster.adminUrl;
     stop = async () => {
       await cluster.stop();

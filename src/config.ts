@@ -38,7 +38,10 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Parses a systemd-style env file: KEY=VALUE lines, `#` comments, optional single or double quotes.
  * Returns the problems instead of throwing so they are reported with the rest.
  */
-export function parseEnvFile(text: string, origin: string): { values: Record<string, string>; problems: string[] } {
+export function parseEnvFile(
+  text: string,
+  origin: string,
+): { values: Record<string, string>; problems: string[] } {
   const values: Record<string, string> = {};
   const problems: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -109,7 +112,9 @@ export function loadConfig(
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL: expected postgres://user:password@host:port/database');
   } else if (databaseUrl === undefined && opts.needs?.database) {
-    problems.push("DATABASE_URL: required (FusionPBX's database, e.g. postgres://fusionpbx:...@127.0.0.1/fusionpbx)");
+    problems.push(
+      "DATABASE_URL: required (FusionPBX's database, e.g. postgres://fusionpbx:...@127.0.0.1/fusionpbx)",
+    );
   }
 
   let encryptionKey = merged.VOICE_AI_ENCRYPTION_KEY === '' ? undefined : merged.VOICE_AI_ENCRYPTION_KEY;
@@ -118,13 +123,17 @@ export function loadConfig(
     try {
       encryptionKey = readFileSync(keyFile, 'utf8').trim();
     } catch (err) {
-      problems.push(`VOICE_AI_ENCRYPTION_KEY_FILE: cannot read ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      problems.push(
+        `VOICE_AI_ENCRYPTION_KEY_FILE: cannot read ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
   }
   if (encryptionKey !== undefined && encryptionKey.length < 16) {
     problems.push('VOICE_AI_ENCRYPTION_KEY: must be at least 16 characters (e.g. `openssl rand -base64 32`)');
   } else if (encryptionKey === undefined && opts.needs?.encryptionKey) {
-    problems.push('VOICE_AI_ENCRYPTION_KEY (or VOICE_AI_ENCRYPTION_KEY_FILE): required to read provider secrets');
+    problems.push(
+      'VOICE_AI_ENCRYPTION_KEY (or VOICE_AI_ENCRYPTION_KEY_FILE): required to read provider secrets',
+    );
   }
 
   const logLevel = str('VOICE_AI_LOG_LEVEL', 'info') as LogLevel;

@@ -5,7 +5,12 @@ import { createCallHandler } from './calls/call-handler.js';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { PromptCache } from './conversation/speech.js';
-import { createInboundConnection, createOutboundServer, type InboundConnection, type OutboundServer } from './esl/index.js';
+import {
+  createInboundConnection,
+  createOutboundServer,
+  type InboundConnection,
+  type OutboundServer,
+} from './esl/index.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { startHttpServer, type HttpServer, type ReadinessCheck } from './http/server.js';
 import { createProviderRegistry } from './providers/registry.js';
@@ -56,8 +61,18 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     connectTimeoutSeconds: config.db.connectTimeoutSeconds,
     statementTimeoutMs: config.db.statementTimeoutMs,
   });
-  const directory = createDirectory({ sql, log: log.child({ component: 'directory' }), encryptionKey: config.encryptionKey, clock });
-  const queue = createWriteQueue({ sql, spoolDir: config.spoolDir, log: log.child({ component: 'write-queue' }), clock });
+  const directory = createDirectory({
+    sql,
+    log: log.child({ component: 'directory' }),
+    encryptionKey: config.encryptionKey,
+    clock,
+  });
+  const queue = createWriteQueue({
+    sql,
+    spoolDir: config.spoolDir,
+    log: log.child({ component: 'write-queue' }),
+    clock,
+  });
   await queue.start();
   const metrics = createMetrics({ log: log.child({ component: 'metrics' }) });
   metrics.setWriteQueueSource(() => queue.stats());
@@ -102,8 +117,10 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     },
     onTurn: (t) => {
       metrics.observeTurnStage('stt', t.providers.stt, t.sttMs);
-      if (t.llmFirstTokenMs !== null) metrics.observeTurnStage('llm_first_token', t.providers.llm, t.llmFirstTokenMs);
-      if (t.ttsFirstByteMs !== null) metrics.observeTurnStage('tts_first_byte', t.providers.tts, t.ttsFirstByteMs);
+      if (t.llmFirstTokenMs !== null)
+        metrics.observeTurnStage('llm_first_token', t.providers.llm, t.llmFirstTokenMs);
+      if (t.ttsFirstByteMs !== null)
+        metrics.observeTurnStage('tts_first_byte', t.providers.tts, t.ttsFirstByteMs);
       if (t.turnMs !== null) metrics.observeTurnStage('turn', t.providers.llm, t.turnMs);
     },
   });
@@ -130,7 +147,11 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     readiness: async (signal) => {
       const checks: ReadinessCheck[] = [];
       checks.push({ name: 'draining', ok: !draining, ...(draining ? { detail: 'shutting down' } : {}) });
-      checks.push({ name: 'esl', ok: inbound.connected, ...(inbound.connected ? {} : { detail: 'inbound ESL not connected' }) });
+      checks.push({
+        name: 'esl',
+        ok: inbound.connected,
+        ...(inbound.connected ? {} : { detail: 'inbound ESL not connected' }),
+      });
       try {
         const q = sql`SELECT 1`;
         const onAbort = (): void => q.cancel();
@@ -145,7 +166,10 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       return { checks };
     },
   });
-  log.info({ outboundPort: outbound.port, httpPort: http.port, eslHost: config.esl.host, eslPort: config.esl.port }, 'voice-ai started');
+  log.info(
+    { outboundPort: outbound.port, httpPort: http.port, eslHost: config.esl.host, eslPort: config.esl.port },
+    'voice-ai started',
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -164,12 +188,18 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
         // once every session has ended, so it races the grace period like the calls do.
         const closing = outbound.close();
         const graceMs = o.graceMs ?? config.drainGraceSeconds * 1000;
-        await Promise.race([Promise.allSettled([closing, ...calls]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+        await Promise.race([
+          Promise.allSettled([closing, ...calls]),
+          new Promise((r) => setTimeout(r, graceMs).unref()),
+        ]);
         if (calls.size > 0) {
           // Grace over: the remaining calls say goodbye and hang up (resolution `drained`), then we cut.
           log.warn({ activeCalls: calls.size }, 'drain grace over: ending remaining calls');
           drainCtl.abort();
-          await Promise.race([Promise.allSettled([...calls]), new Promise((r) => setTimeout(r, 10_000).unref())]);
+          await Promise.race([
+            Promise.allSettled([...calls]),
+            new Promise((r) => setTimeout(r, 10_000).unref()),
+          ]);
         }
         outbound.destroy();
         await Promise.allSettled([...calls]);

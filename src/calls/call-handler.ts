@@ -2,7 +2,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { isAbort } from '../core/errors.js';
-import { runConversation, type ConversationOutcome, type SecretaryProfile, type TurnLatency } from '../conversation/session.js';
+import {
+  runConversation,
+  type ConversationOutcome,
+  type SecretaryProfile,
+  type TurnLatency,
+} from '../conversation/session.js';
 import type { PromptCache } from '../conversation/speech.js';
 import type { ChannelData, OutboundSession } from '../esl/index.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -25,7 +30,11 @@ export interface CallHandlerDeps {
   fillerAfterMs?: number;
   /** Told when a call starts and ends (metrics, drain). */
   onCallStart?: (info: { callUuid: string; domainName: string }) => void;
-  onCallEnd?: (info: { callUuid: string; domainName: string; outcome: ConversationOutcome | undefined }) => void;
+  onCallEnd?: (info: {
+    callUuid: string;
+    domainName: string;
+    outcome: ConversationOutcome | undefined;
+  }) => void;
   onTurn?: (t: TurnLatency) => void;
   /** Aborted when the drain grace runs out: calls say goodbye and hang up. */
   stopSignal?: AbortSignal;
@@ -47,14 +56,21 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
     try {
       const domain = await resolveDomain(deps.domains, cd);
       if (!domain) {
-        log.warn({ domainUuid: cd.domainUuid, domainName: cd.domainName, context: cd.context }, 'unknown domain: failing open');
+        log.warn(
+          { domainUuid: cd.domainUuid, domainName: cd.domainName, context: cd.context },
+          'unknown domain: failing open',
+        );
         return;
       }
       domainName = domain.domain_name ?? domainName;
       const secretary = await resolveSecretary(deps.directory, domain.domain_uuid, cd);
       if (!secretary) {
         log.warn(
-          { domain: domainName, destination: cd.destinationNumber, secretaryUuid: cd.variables['voice_ai_secretary_uuid'] },
+          {
+            domain: domainName,
+            destination: cd.destinationNumber,
+            secretaryUuid: cd.variables['voice_ai_secretary_uuid'],
+          },
           'no enabled secretary for this call: failing open',
         );
         return;
@@ -124,11 +140,19 @@ async function buildProviders(
   sec: SecretaryWithProviders,
   log: Logger,
 ): Promise<TurnProviders | undefined> {
-  const build = async <K extends 'stt' | 'llm' | 'tts'>(kind: K, preferred: string | null): Promise<ProviderByKind[K]> => {
+  const build = async <K extends 'stt' | 'llm' | 'tts'>(
+    kind: K,
+    preferred: string | null,
+  ): Promise<ProviderByKind[K]> => {
     const listed = await deps.directory.providersFor(sec.domain_uuid, kind);
-    const ordered = [...listed].sort((a, b) => Number(b.provider_uuid === preferred) - Number(a.provider_uuid === preferred));
+    const ordered = [...listed].sort(
+      (a, b) => Number(b.provider_uuid === preferred) - Number(a.provider_uuid === preferred),
+    );
     if (preferred && !ordered.some((p) => p.provider_uuid === preferred)) {
-      log.warn({ kind, provider: preferred }, 'secretary provider missing or disabled: using the domain defaults');
+      log.warn(
+        { kind, provider: preferred },
+        'secretary provider missing or disabled: using the domain defaults',
+      );
     }
     const rows: AdapterRow[] = [];
     for (const p of ordered) {

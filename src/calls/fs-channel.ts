@@ -2,7 +2,13 @@ import type { Logger } from 'pino';
 import type { OutboundSession } from '../esl/index.js';
 import type { ExecuteResult } from '../esl/index.js';
 import { CallHangupError, isAbort } from '../core/errors.js';
-import { TERMINATORS, type Channel, type PlayResult, type RecordOptions, type RecordResult } from '../conversation/channel.js';
+import {
+  TERMINATORS,
+  type Channel,
+  type PlayResult,
+  type RecordOptions,
+  type RecordResult,
+} from '../conversation/channel.js';
 
 /**
  * The conversation's Channel over one outbound ESL session: every media operation is an event-locked
@@ -52,7 +58,8 @@ export class FsChannel implements Channel {
           : terminator !== undefined
             ? 'break'
             : 'done';
-    if (status === 'not_found' || status === 'error') this.#log.warn({ file, response: r.response }, 'playback failed');
+    if (status === 'not_found' || status === 'error')
+      this.#log.warn({ file, response: r.response }, 'playback failed');
     return terminator === undefined ? { status } : { status, terminator };
   }
 

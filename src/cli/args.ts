@@ -6,7 +6,12 @@ export type Options = NonNullable<ParseArgsConfig['options']>;
 /** Parses a sub-command's flags strictly; unknown flags are one clear InvalidInputError. */
 export function parseFlags<O extends Options>(argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+    });
   } catch (err) {
     throw new InvalidInputError((err as Error).message);
   }
@@ -26,10 +31,17 @@ export function printTable(rows: Record<string, unknown>[], json: boolean, out: 
   const cell = (v: unknown): string => {
     if (v === null || v === undefined) return '';
     if (v instanceof Date) return v.toISOString();
-    return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean | bigint);
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
+    return JSON.stringify(v);
   };
+
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]): string => vals.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (vals: string[]): string =>
+    vals
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   out(line(cols));
   out(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) out(line(cols.map((c) => cell(r[c]))));

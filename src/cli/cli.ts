@@ -20,16 +20,56 @@ type Command = {
 };
 
 const commands: Record<string, Command> = {
-  migrate: { summary: 'apply or list database migrations', help: migrateHelp, needs: { database: true }, run: runMigrate },
-  run: { summary: 'run the daemon (systemd ExecStart)', help: runHelp, needs: { database: true, encryptionKey: true }, run: runDaemon },
+  migrate: {
+    summary: 'apply or list database migrations',
+    help: migrateHelp,
+    needs: { database: true },
+    run: runMigrate,
+  },
+  run: {
+    summary: 'run the daemon (systemd ExecStart)',
+    help: runHelp,
+    needs: { database: true, encryptionKey: true },
+    run: runDaemon,
+  },
   demo: { summary: 'offline demo on an embedded PostgreSQL', help: demoHelp, needs: {}, run: runDemo },
-  domains: { summary: "list FusionPBX's domains", help: domainsHelp, needs: { database: true }, run: runDomains },
+  domains: {
+    summary: "list FusionPBX's domains",
+    help: domainsHelp,
+    needs: { database: true },
+    run: runDomains,
+  },
   // Only some sub-commands need the encryption key: they check for it themselves.
-  providers: { summary: 'add, list, update, remove, test AI providers', help: providersHelp, needs: { database: true }, run: runProviders },
-  secretaries: { summary: 'add, list, update, disable secretaries', help: secretariesHelp, needs: { database: true }, run: runSecretaries },
-  conversations: { summary: 'call history and transcripts', help: conversationsHelp, needs: { database: true }, run: runConversations },
-  dialplan: { summary: 'install or remove the FusionPBX dialplan entry', help: dialplanHelp, needs: { database: true }, run: runDialplan },
-  doctor: { summary: 'check configuration, database, ESL, directories, providers', help: doctorHelp, needs: {}, run: runDoctor },
+  providers: {
+    summary: 'add, list, update, remove, test AI providers',
+    help: providersHelp,
+    needs: { database: true },
+    run: runProviders,
+  },
+  secretaries: {
+    summary: 'add, list, update, disable secretaries',
+    help: secretariesHelp,
+    needs: { database: true },
+    run: runSecretaries,
+  },
+  conversations: {
+    summary: 'call history and transcripts',
+    help: conversationsHelp,
+    needs: { database: true },
+    run: runConversations,
+  },
+  dialplan: {
+    summary: 'install or remove the FusionPBX dialplan entry',
+    help: dialplanHelp,
+    needs: { database: true },
+    run: runDialplan,
+  },
+  doctor: {
+    summary: 'check configuration, database, ESL, directories, providers',
+    help: doctorHelp,
+    needs: {},
+    run: runDoctor,
+  },
 };
 
 function usage(): string {
@@ -49,7 +89,11 @@ const processIo: CliIo = {
 };
 
 /** The `voice-ai` command. Only this function decides the process exit code. */
-export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env, io: CliIo = processIo): Promise<number> {
+export async function cli(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  io: CliIo = processIo,
+): Promise<number> {
   const out = (s: string): void => io.stdout(`${s}\n`);
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -86,4 +130,3 @@ export async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     log?.flush();
   }
 }
-

@@ -25,13 +25,20 @@ const REPO_ROOT = [path.resolve(HERE, '../..'), path.resolve(HERE, '../../..')].
 
 /** Creates FusionPBX's v_domains stand-in unless the database already has the real one. */
 export async function ensureFusionPbxStandIn(sql: Sql): Promise<boolean> {
-  const [row] = await sql<{ exists: boolean }[]>`SELECT to_regclass('public.v_domains') IS NOT NULL AS exists`;
+  const [row] = await sql<
+    { exists: boolean }[]
+  >`SELECT to_regclass('public.v_domains') IS NOT NULL AS exists`;
   if (row?.exists) return false;
   await sql.unsafe(await readFile(path.join(REPO_ROOT ?? '.', 'sql', 'fusionpbx-standin.sql'), 'utf8'));
   return true;
 }
 
-export async function runDemo(argv: string[], config: Config, log: Logger, out: (s: string) => void): Promise<number> {
+export async function runDemo(
+  argv: string[],
+  config: Config,
+  log: Logger,
+  out: (s: string) => void,
+): Promise<number> {
   const { values } = parseFlags(argv, { 'data-dir': { type: 'string' } });
   let cluster: EmbeddedCluster | undefined;
   let url = config.databaseUrl;
@@ -43,7 +50,8 @@ export async function runDemo(argv: string[], config: Config, log: Logger, out: 
   }
   const sql = createPool({ url, max: 4 });
   try {
-    if (await ensureFusionPbxStandIn(sql)) out('created a stand-in v_domains table (FusionPBX owns the real one)');
+    if (await ensureFusionPbxStandIn(sql))
+      out('created a stand-in v_domains table (FusionPBX owns the real one)');
     const result = await migrate(sql, { log: (msg, fields) => log.debug(fields ?? {}, msg) });
     out(`migrations: ${result.applied.length} applied now, ${result.alreadyApplied} already applied`);
     printTable(

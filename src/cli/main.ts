@@ -4,11 +4,15 @@ import { cli } from './cli.js';
 
 // Never limp on after a bug: log it and exit 1 so systemd restarts a clean process.
 process.on('unhandledRejection', (reason) => {
-  process.stderr.write(`${JSON.stringify({ level: 60, msg: 'unhandled rejection', err: String((reason as Error)?.stack ?? reason) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 60, msg: 'unhandled rejection', err: String((reason as Error)?.stack ?? reason) })}\n`,
+  );
   process.exit(1);
 });
 process.on('uncaughtException', (err) => {
-  process.stderr.write(`${JSON.stringify({ level: 60, msg: 'uncaught exception', err: String(err.stack ?? err) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 60, msg: 'uncaught exception', err: String(err.stack ?? err) })}\n`,
+  );
   process.exit(1);
 });
 

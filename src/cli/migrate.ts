@@ -10,7 +10,12 @@ Applies the missing sql/NNN_*.sql migrations to DATABASE_URL under an advisory l
 (safe to run from several hosts at once). --status lists each migration's state instead.`;
 
 /** `voice-ai migrate [--status]`: returns the exit code. */
-export async function runMigrate(argv: string[], config: Config, log: Logger, out: (s: string) => void): Promise<number> {
+export async function runMigrate(
+  argv: string[],
+  config: Config,
+  log: Logger,
+  out: (s: string) => void,
+): Promise<number> {
   const { values } = parseFlags(argv, { status: { type: 'boolean' }, json: { type: 'boolean' } });
   if (values.help) {
     out(migrateHelp);
@@ -22,7 +27,12 @@ export async function runMigrate(argv: string[], config: Config, log: Logger, ou
     if (values.status) {
       const rows = await migrationStatus(sql);
       printTable(
-        rows.map((r) => ({ version: r.version, name: r.name, state: r.state, applied_at: r.appliedAt ?? null })),
+        rows.map((r) => ({
+          version: r.version,
+          name: r.name,
+          state: r.state,
+          applied_at: r.appliedAt ?? null,
+        })),
         values.json === true,
         out,
       );

@@ -57,7 +57,8 @@ export function buildSystemPrompt(opts: {
   timezone?: string;
 }): string {
   const parts = [
-    opts.systemPrompt.trim() || `You are ${opts.secretaryName}, a friendly virtual secretary answering the phone.`,
+    opts.systemPrompt.trim() ||
+      `You are ${opts.secretaryName}, a friendly virtual secretary answering the phone.`,
     `Always answer in ${opts.language}. You are speaking on a phone call: answer in short, natural spoken sentences,` +
       ' no lists, no markdown, no emojis, no URLs unless asked.',
     'When the caller has what they need and says goodbye, call end_call.',
@@ -66,7 +67,11 @@ export function buildSystemPrompt(opts: {
     parts.push('When the caller asks for a person, or you cannot help, call transfer_to_operator.');
   }
   if (opts.now) {
-    const when = opts.now.toLocaleString('en-US', { timeZone: opts.timezone ?? 'UTC', dateStyle: 'full', timeStyle: 'short' });
+    const when = opts.now.toLocaleString('en-US', {
+      timeZone: opts.timezone ?? 'UTC',
+      dateStyle: 'full',
+      timeStyle: 'short',
+    });
     parts.push(`Current date and time: ${when} (${opts.timezone ?? 'UTC'}).`);
   }
   if (opts.knowledge && opts.knowledge.length > 0) {

@@ -75,7 +75,10 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
   const llmStage = async (): Promise<void> => {
     const chunker = createSentenceChunker({ language: req.language });
     const parts: string[] = [];
-    for await (const ev of req.llm.stream({ system: req.system, messages: [...req.history], tools: req.tools }, signal)) {
+    for await (const ev of req.llm.stream(
+      { system: req.system, messages: [...req.history], tools: req.tools },
+      signal,
+    )) {
       if (ev.type === 'text') {
         if (reply.llmFirstTokenMs === null) reply.llmFirstTokenMs = req.clock.monotonicMs() - started;
         parts.push(ev.delta);
@@ -139,7 +142,8 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
     for (;;) {
       const item = await next;
       if (item.done) return;
-      if (reply.turnMs === null) reply.turnMs = Math.max(0, Math.round(req.clock.monotonicMs() - req.recordEndedAt));
+      if (reply.turnMs === null)
+        reply.turnMs = Math.max(0, Math.round(req.clock.monotonicMs() - req.recordEndedAt));
       const r = await req.channel.play(item.value.file, { signal });
       spoken.push(item.value.text);
       if (r.terminator !== undefined) {
@@ -159,7 +163,8 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
     ),
   );
   reply.spokenText = spoken.join(' ');
-  if (req.signal.aborted) throw req.signal.reason instanceof Error ? req.signal.reason : new AbortedError('call ended');
+  if (req.signal.aborted)
+    throw req.signal.reason instanceof Error ? req.signal.reason : new AbortedError('call ended');
   if (failure !== undefined && reply.terminator === undefined) throw failure;
   return reply;
 }

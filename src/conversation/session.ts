@@ -84,7 +84,11 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
   const phrases = phrasesFor(sec.language);
   const callCtl = new AbortController();
   const maxTimer = setTimeout(() => callCtl.abort(new Error('max call duration')), sec.maxCallSeconds * 1000);
-  const signal = AbortSignal.any([channel.hangupSignal, callCtl.signal, ...(deps.stopSignal ? [deps.stopSignal] : [])]);
+  const signal = AbortSignal.any([
+    channel.hangupSignal,
+    callCtl.signal,
+    ...(deps.stopSignal ? [deps.stopSignal] : []),
+  ]);
   const startedAt = new Date(clock.now());
   const history: ChatMessage[] = [];
   const canTransfer = sec.transferExtension !== undefined;
@@ -128,7 +132,11 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     });
   };
 
-  const phraseOpts = { rateHz: channel.sampleRateHz, language: sec.language, ...(sec.voice ? { voice: sec.voice } : {}) };
+  const phraseOpts = {
+    rateHz: channel.sampleRateHz,
+    language: sec.language,
+    ...(sec.voice ? { voice: sec.voice } : {}),
+  };
   /** Says a fixed phrase (cached on disk); resolves with the terminator digit, if the caller pressed one. */
   const say = async (text: string, sig: AbortSignal): Promise<string | undefined> => {
     const file = await deps.prompts.get(providers.tts, text, { ...phraseOpts, signal: sig });
@@ -141,7 +149,10 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     if (sec.transferExtension !== undefined) {
       await say(phrases.transferring, sig).catch(swallowUnlessHangup);
       await channel.transfer(sec.transferExtension, sec.domainName, sig);
-      return { resolution: resolution === 'error' || resolution === 'max_turns' ? resolution : 'transferred', transferredTo: sec.transferExtension };
+      return {
+        resolution: resolution === 'error' || resolution === 'max_turns' ? resolution : 'transferred',
+        transferredTo: sec.transferExtension,
+      };
     }
     await say(phrases.noOperator, sig).catch(swallowUnlessHangup);
     await goodbye(sig);
@@ -262,15 +273,27 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
         });
       }
       deps.onTurn?.({
-        providers: { stt: providers.stt.info.vendor, llm: providers.llm.info.vendor, tts: providers.tts.info.vendor },
+        providers: {
+          stt: providers.stt.info.vendor,
+          llm: providers.llm.info.vendor,
+          tts: providers.tts.info.vendor,
+        },
         sttMs,
         llmFirstTokenMs: reply.llmFirstTokenMs,
         ttsFirstByteMs: reply.ttsFirstByteMs,
         turnMs: reply.turnMs,
       });
-      for (const call of reply.toolCalls) message('tool', JSON.stringify({ name: call.name, arguments: call.arguments }));
+      for (const call of reply.toolCalls)
+        message('tool', JSON.stringify({ name: call.name, arguments: call.arguments }));
       callLog.info(
-        { turn, llmFirstTokenMs: reply.llmFirstTokenMs, ttsFirstByteMs: reply.ttsFirstByteMs, turnMs: reply.turnMs, tools: reply.toolCalls.map((c) => c.name), pii: { text: spoken } },
+        {
+          turn,
+          llmFirstTokenMs: reply.llmFirstTokenMs,
+          ttsFirstByteMs: reply.ttsFirstByteMs,
+          turnMs: reply.turnMs,
+          tools: reply.toolCalls.map((c) => c.name),
+          pii: { text: spoken },
+        },
         'secretary replied',
       );
       if (reply.terminator !== undefined) return onDigit(reply.terminator);
@@ -309,7 +332,10 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       return farewellAfter('timeout');
     }
     if (err instanceof ProviderError) {
-      callLog.error({ vendor: err.vendor, status: err.status, retryable: err.retryable, err }, 'provider failed');
+      callLog.error(
+        { vendor: err.vendor, status: err.status, retryable: err.retryable, err },
+        'provider failed',
+      );
     } else if (!isAbort(err)) {
       callLog.error({ err }, 'conversation failed');
     }
@@ -351,8 +377,16 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       transferred_to: end.transferredTo ?? null,
     },
   });
-  callLog.info({ resolution: end.resolution, turns: turn, transferredTo: end.transferredTo }, 'conversation ended');
-  return { conversationUuid, resolution: end.resolution, transferredTo: end.transferredTo ?? null, turns: turn };
+  callLog.info(
+    { resolution: end.resolution, turns: turn, transferredTo: end.transferredTo },
+    'conversation ended',
+  );
+  return {
+    conversationUuid,
+    resolution: end.resolution,
+    transferredTo: end.transferredTo ?? null,
+    turns: turn,
+  };
 }
 
 /** Fixed phrases are best effort, but a hangup must still end the conversation. */

@@ -27,7 +27,8 @@ export async function synthesizeToFile(
   let resampler: ReturnType<typeof createResampler> | undefined;
   let fromHz = 0;
   const parts: Int16Array[] = [];
-  const ttsOpts = opts.voice === undefined ? { language: opts.language } : { language: opts.language, voice: opts.voice };
+  const ttsOpts =
+    opts.voice === undefined ? { language: opts.language } : { language: opts.language, voice: opts.voice };
   for await (const chunk of tts.synthesize(text, ttsOpts, opts.signal)) {
     if (firstByteMs < 0) firstByteMs = opts.clock.monotonicMs() - started;
     if (!resampler || chunk.sampleRateHz !== fromHz) {
@@ -70,7 +71,9 @@ export class PromptCache {
     opts: { rateHz: number; voice?: string; language: string; signal: AbortSignal },
   ): Promise<string> {
     const key = createHash('sha256')
-      .update([tts.info.vendor, tts.info.model, opts.voice ?? '', opts.language, opts.rateHz, text].join('\u0000'))
+      .update(
+        [tts.info.vendor, tts.info.model, opts.voice ?? '', opts.language, opts.rateHz, text].join('\u0000'),
+      )
       .digest('hex')
       .slice(0, 32);
     const file = path.join(this.#dir, `${key}.wav`);
@@ -82,8 +85,18 @@ export class PromptCache {
         return file;
       } catch {
         await mkdir(this.#dir, { recursive: true });
-        const synthOpts = { file, rateHz: opts.rateHz, language: opts.language, signal: opts.signal, clock: this.#clock };
-        await synthesizeToFile(tts, text, opts.voice === undefined ? synthOpts : { ...synthOpts, voice: opts.voice });
+        const synthOpts = {
+          file,
+          rateHz: opts.rateHz,
+          language: opts.language,
+          signal: opts.signal,
+          clock: this.#clock,
+        };
+        await synthesizeToFile(
+          tts,
+          text,
+          opts.voice === undefined ? synthOpts : { ...synthOpts, voice: opts.voice },
+        );
         return file;
       }
     })();

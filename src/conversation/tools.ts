@@ -19,7 +19,9 @@ export function conversationTools(canTransfer: boolean): ToolSpec[] {
       description: 'Transfer the caller to a human operator, when they ask for a person or you cannot help.',
       parameters: {
         type: 'object',
-        properties: { reason: { type: 'string', description: 'Why the caller is transferred, in a few words.' } },
+        properties: {
+          reason: { type: 'string', description: 'Why the caller is transferred, in a few words.' },
+        },
         required: [],
       },
     });

@@ -11,7 +11,7 @@ export interface EmbeddedCluster {
   /** URL of a named database on this cluster. */
   urlFor(database: string): string;
   createDatabase(name: string): Promise<void>;
-  /** The postgres server's process id (read from postmaster.pid), for fault tests. */
+  /** The data directory; its postmaster.pid names the server process, for fault tests. */
   readonly dataDir: string;
   stop(): Promise<void>;
 }
@@ -21,6 +21,11 @@ export interface EmbeddedOptions {
   port?: number;
   /** Keep the data directory after stop (the demo does; tests do not). */
   persistent?: boolean;
+  /**
+   * Flush WAL to disk on commit like a production server. Off by default: tests do not need crash safety
+   * from a throwaway server, and benchmarks turn it on so their baselines pay what production pays.
+   */
+  fsync?: boolean;
   onLog?: (line: string) => void;
 }
 
@@ -67,7 +72,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     persistent,
     // Postgres refuses to run as root; the library then runs it as a dedicated system user.
     createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=300',
+      '-c',
+      `fsync=${opts.fsync ? 'on' : 'off'}`,
+    ],
     onLog: (m: unknown) => log(String(m)),
     onError: (m: unknown) => log(String(m)),
   });
