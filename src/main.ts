@@ -28,6 +28,8 @@ export interface DaemonOptions {
   fillerAfterMs?: number;
   /** Spooled rows above which /readyz says not ready (the database has been away too long). */
   spoolLimitRows?: number;
+  /** See ReplyRequest.sentenceStreaming (benchmarks only). */
+  sentenceStreaming?: boolean;
 }
 
 export interface Daemon {
@@ -106,6 +108,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     log: log.child({ component: 'call' }),
     clock,
     ...(opts.fillerAfterMs === undefined ? {} : { fillerAfterMs: opts.fillerAfterMs }),
+    ...(opts.sentenceStreaming === undefined ? {} : { sentenceStreaming: opts.sentenceStreaming }),
     stopSignal: drainCtl.signal,
     onCallStart: ({ callUuid, domainName }) => {
       active.add(callUuid);

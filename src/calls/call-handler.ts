@@ -38,6 +38,8 @@ export interface CallHandlerDeps {
   onTurn?: (t: TurnLatency) => void;
   /** Aborted when the drain grace runs out: calls say goodbye and hang up. */
   stopSignal?: AbortSignal;
+  /** See ReplyRequest.sentenceStreaming (benchmarks only). */
+  sentenceStreaming?: boolean;
 }
 
 /**
@@ -98,6 +100,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
         ...(deps.fillerAfterMs === undefined ? {} : { fillerAfterMs: deps.fillerAfterMs }),
         ...(deps.onTurn === undefined ? {} : { onTurn: deps.onTurn }),
         ...(deps.stopSignal === undefined ? {} : { stopSignal: deps.stopSignal }),
+        ...(deps.sentenceStreaming === undefined ? {} : { sentenceStreaming: deps.sentenceStreaming }),
       });
     } catch (err) {
       if (isAbort(err)) log.info('call ended during setup');

@@ -29,6 +29,11 @@ export interface ReplyRequest {
   signal: AbortSignal;
   clock: Clock;
   log: Logger;
+  /**
+   * Synthesize each sentence as soon as it is complete (default). False waits for the whole reply and
+   * synthesizes it as one file: the benchmark's baseline, never what a caller should hear.
+   */
+  sentenceStreaming?: boolean;
 }
 
 export interface Reply {
@@ -53,6 +58,7 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
   const sentences = new AsyncQueue<string>();
   const files = new AsyncQueue<{ file: string; text: string }>();
   const started = req.clock.monotonicMs();
+  const streaming = req.sentenceStreaming ?? true;
   const reply: Reply = {
     spokenText: '',
     fullText: '',
@@ -82,14 +88,15 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
       if (ev.type === 'text') {
         if (reply.llmFirstTokenMs === null) reply.llmFirstTokenMs = req.clock.monotonicMs() - started;
         parts.push(ev.delta);
-        for (const s of chunker.push(ev.delta)) sentences.push(s);
+        for (const s of chunker.push(ev.delta)) if (streaming) sentences.push(s);
       } else if (ev.type === 'tool_call') {
         if (reply.llmFirstTokenMs === null) reply.llmFirstTokenMs = req.clock.monotonicMs() - started;
         reply.toolCalls.push({ id: ev.id, name: ev.name, arguments: ev.arguments });
       }
     }
-    for (const s of chunker.flush()) sentences.push(s);
+    for (const s of chunker.flush()) if (streaming) sentences.push(s);
     reply.fullText = parts.join('').trim();
+    if (!streaming && reply.fullText !== '') sentences.push(reply.fullText);
     sentences.close();
   };
 

@@ -55,6 +55,8 @@ export interface ConversationDeps {
   onTurn?: (t: TurnLatency) => void;
   /** Aborted when the daemon's drain grace ran out: say the farewell, hang up, resolution `drained`. */
   stopSignal?: AbortSignal;
+  /** See ReplyRequest.sentenceStreaming (benchmarks only). */
+  sentenceStreaming?: boolean;
 }
 
 export interface TurnLatency {
@@ -256,6 +258,7 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
         turn,
         recordEndedAt,
         fillerAfterMs: deps.fillerAfterMs ?? 2500,
+        ...(deps.sentenceStreaming === undefined ? {} : { sentenceStreaming: deps.sentenceStreaming }),
         filler: () => filler,
         signal,
         clock,
