@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -7,12 +6,13 @@ import { parseWav } from '../audio/wav.js';
 import type { Clock } from '../core/clock.js';
 import { CallHangupError, isAbort, ProviderError } from '../core/errors.js';
 import type { ChatMessage, LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
-import type { ConversationResolution, QueuedRow } from '../store/rows.js';
+import type { ConversationResolution, MessageRole, QueuedRow } from '../store/rows.js';
 import type { Channel } from './channel.js';
 import { buildSystemPrompt, phrasesFor, type Phrases } from './prompts.js';
 import { streamReply, type Reply } from './reply.js';
 import type { PromptCache } from './speech.js';
 import { actionFor, conversationTools } from './tools.js';
+import { Transcript, type MessageLatency } from './transcript.js';
 
 /** The secretary as the conversation needs it (mapped from a v_voice_secretaries row by calls/). */
 export interface SecretaryProfile {
@@ -82,7 +82,6 @@ type End = { resolution: Resolution; transferredTo?: string };
  */
 export async function runConversation(deps: ConversationDeps): Promise<ConversationOutcome> {
   const { channel, secretary: sec, providers, sink, clock, log } = deps;
-  const conversationUuid = randomUUID();
   const phrases = phrasesFor(sec.language);
   const callCtl = new AbortController();
   const maxTimer = setTimeout(() => callCtl.abort(new Error('max call duration')), sec.maxCallSeconds * 1000);
@@ -91,7 +90,15 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     callCtl.signal,
     ...(deps.stopSignal ? [deps.stopSignal] : []),
   ]);
-  const startedAt = new Date(clock.now());
+  const transcript = new Transcript(sink, clock, {
+    domainUuid: sec.domainUuid,
+    secretaryUuid: sec.secretaryUuid,
+    callUuid: channel.callUuid,
+    caller: deps.caller,
+    processingMode: sec.processingMode,
+  });
+  const conversationUuid = transcript.conversationUuid;
+  const startedAt = transcript.startedAt;
   const history: ChatMessage[] = [];
   const canTransfer = sec.transferExtension !== undefined;
   const tools = conversationTools(canTransfer);
@@ -104,35 +111,9 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     timezone: sec.timezone,
   });
   let turn = 0;
-  let seq = 0;
 
-  const message = (
-    role: 'user' | 'assistant' | 'tool' | 'system',
-    content: string,
-    extra: Partial<Record<'stt_provider' | 'llm_provider' | 'tts_provider', string>> &
-      Partial<Record<'stt_ms' | 'llm_first_token_ms' | 'tts_first_byte_ms' | 'turn_ms', number | null>> = {},
-  ): void => {
-    sink.enqueue({
-      type: 'message',
-      row: {
-        voice_message_uuid: randomUUID(),
-        voice_conversation_uuid: conversationUuid,
-        domain_uuid: sec.domainUuid,
-        turn,
-        seq: seq++,
-        role,
-        content,
-        stt_provider: extra.stt_provider ?? null,
-        llm_provider: extra.llm_provider ?? null,
-        tts_provider: extra.tts_provider ?? null,
-        stt_ms: extra.stt_ms ?? null,
-        llm_first_token_ms: extra.llm_first_token_ms ?? null,
-        tts_first_byte_ms: extra.tts_first_byte_ms ?? null,
-        turn_ms: extra.turn_ms ?? null,
-        created_at: new Date(clock.now()).toISOString(),
-      },
-    });
-  };
+  const message = (role: MessageRole, content: string, extra: MessageLatency = {}): void =>
+    transcript.message(turn, role, content, extra);
 
   const phraseOpts = {
     rateHz: channel.sampleRateHz,
@@ -170,20 +151,6 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     return { resolution: 'completed' };
   };
 
-  sink.enqueue({
-    type: 'conversation_start',
-    row: {
-      voice_conversation_uuid: conversationUuid,
-      domain_uuid: sec.domainUuid,
-      voice_secretary_uuid: sec.secretaryUuid,
-      call_uuid: channel.callUuid,
-      caller_id_number: deps.caller.number,
-      caller_id_name: deps.caller.name,
-      destination_number: deps.caller.destination,
-      processing_mode: sec.processingMode,
-      started_at: startedAt.toISOString(),
-    },
-  });
   const callLog = log.child({ conversation: conversationUuid });
 
   const converse = async (): Promise<End> => {
@@ -367,19 +334,7 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
   await rm(deps.callDir, { recursive: true, force: true }).catch((err: unknown) =>
     callLog.warn({ err }, 'could not delete call audio'),
   );
-  const endedAt = new Date(clock.now());
-  sink.enqueue({
-    type: 'conversation_end',
-    row: {
-      voice_conversation_uuid: conversationUuid,
-      domain_uuid: sec.domainUuid,
-      ended_at: endedAt.toISOString(),
-      duration_seconds: Math.max(0, Math.round((endedAt.getTime() - startedAt.getTime()) / 1000)),
-      total_turns: turn,
-      resolution: end.resolution,
-      transferred_to: end.transferredTo ?? null,
-    },
-  });
+  transcript.end(end.resolution, turn, end.transferredTo ?? null);
   callLog.info(
     { resolution: end.resolution, turns: turn, transferredTo: end.transferredTo },
     'conversation ended',
