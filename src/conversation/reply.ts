@@ -6,7 +6,8 @@ import type { Clock } from '../core/clock.js';
 import { AbortedError, isAbort } from '../core/errors.js';
 import type { ChatMessage, LlmProvider, ToolSpec, TtsProvider } from '../providers/types.js';
 import type { Channel } from './channel.js';
-import { createSentenceChunker, toSpeakable } from './sentence-chunker.js';
+import { streamLlmSentences } from './llm-turn.js';
+import { toSpeakable } from './sentence-chunker.js';
 import { synthesizeToFile } from './speech.js';
 
 export interface ReplyRequest {
@@ -57,8 +58,6 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
   const signal = AbortSignal.any([req.signal, turnCtl.signal]);
   const sentences = new AsyncQueue<string>();
   const files = new AsyncQueue<{ file: string; text: string }>();
-  const started = req.clock.monotonicMs();
-  const streaming = req.sentenceStreaming ?? true;
   const reply: Reply = {
     spokenText: '',
     fullText: '',
@@ -79,24 +78,20 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
   };
 
   const llmStage = async (): Promise<void> => {
-    const chunker = createSentenceChunker({ language: req.language });
-    const parts: string[] = [];
-    for await (const ev of req.llm.stream(
-      { system: req.system, messages: [...req.history], tools: req.tools },
+    const turn = await streamLlmSentences({
+      llm: req.llm,
+      system: req.system,
+      history: req.history,
+      tools: req.tools,
+      language: req.language,
       signal,
-    )) {
-      if (ev.type === 'text') {
-        if (reply.llmFirstTokenMs === null) reply.llmFirstTokenMs = req.clock.monotonicMs() - started;
-        parts.push(ev.delta);
-        for (const s of chunker.push(ev.delta)) if (streaming) sentences.push(s);
-      } else if (ev.type === 'tool_call') {
-        if (reply.llmFirstTokenMs === null) reply.llmFirstTokenMs = req.clock.monotonicMs() - started;
-        reply.toolCalls.push({ id: ev.id, name: ev.name, arguments: ev.arguments });
-      }
-    }
-    for (const s of chunker.flush()) if (streaming) sentences.push(s);
-    reply.fullText = parts.join('').trim();
-    if (!streaming && reply.fullText !== '') sentences.push(reply.fullText);
+      clock: req.clock,
+      onSentence: (text) => sentences.push(text),
+      ...(req.sentenceStreaming === undefined ? {} : { sentenceStreaming: req.sentenceStreaming }),
+    });
+    reply.fullText = turn.fullText;
+    reply.toolCalls = turn.toolCalls;
+    reply.llmFirstTokenMs = turn.firstTokenMs;
     sentences.close();
   };
 
