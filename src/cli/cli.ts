@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config, type ConfigNeeds } from '../config.js';
 import { VoiceAiError } from '../core/errors.js';
 import { createLogger } from '../logger.js';
+import { chatHelp, runChat } from './chat.js';
 import { conversationsHelp, runConversations } from './conversations.js';
 import { runDemo, demoHelp } from './demo.js';
 import { dialplanHelp, runDialplan } from './dialplan.js';
@@ -25,6 +26,12 @@ const commands: Record<string, Command> = {
     help: migrateHelp,
     needs: { database: true },
     run: runMigrate,
+  },
+  chat: {
+    summary: 'talk to a secretary in text (same engine as a call)',
+    help: chatHelp,
+    needs: { database: true },
+    run: runChat,
   },
   run: {
     summary: 'run the daemon (systemd ExecStart)',

@@ -237,8 +237,8 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
         message('assistant', spoken, {
           llm_provider: providers.llm.info.vendor,
           tts_provider: providers.tts.info.vendor,
-          llm_first_token_ms: reply.llmFirstTokenMs === null ? null : Math.round(reply.llmFirstTokenMs),
-          tts_first_byte_ms: reply.ttsFirstByteMs === null ? null : Math.round(reply.ttsFirstByteMs),
+          llm_first_token_ms: reply.llmFirstTokenMs,
+          tts_first_byte_ms: reply.ttsFirstByteMs,
           turn_ms: reply.turnMs,
         });
       }

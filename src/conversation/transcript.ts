@@ -65,10 +65,10 @@ export class Transcript {
         stt_provider: extra.stt_provider ?? null,
         llm_provider: extra.llm_provider ?? null,
         tts_provider: extra.tts_provider ?? null,
-        stt_ms: extra.stt_ms ?? null,
-        llm_first_token_ms: extra.llm_first_token_ms ?? null,
-        tts_first_byte_ms: extra.tts_first_byte_ms ?? null,
-        turn_ms: extra.turn_ms ?? null,
+        stt_ms: ms(extra.stt_ms),
+        llm_first_token_ms: ms(extra.llm_first_token_ms),
+        tts_first_byte_ms: ms(extra.tts_first_byte_ms),
+        turn_ms: ms(extra.turn_ms),
         created_at: new Date(this.#clock.now()).toISOString(),
       },
     });
@@ -89,4 +89,9 @@ export class Transcript {
       },
     });
   }
+}
+
+/** Latency columns are integers: round here, once, whatever clock produced them. */
+function ms(v: number | null | undefined): number | null {
+  return v === null || v === undefined || !Number.isFinite(v) ? null : Math.max(0, Math.round(v));
 }

@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { systemClock } from '../core/clock.js';
+import { InvalidInputError } from '../core/errors.js';
+import { secretaryProfile } from '../conversation/profile.js';
+import { TextConversation } from '../conversation/text.js';
+import { createProviderRegistry } from '../providers/registry.js';
+import type { ProviderByKind, ProviderRow as AdapterRow } from '../providers/types.js';
+import type { Sql } from '../store/db.js';
+import { createRepos } from '../store/repos/index.js';
+import type { SecretaryWithProviders } from '../store/repos/types.js';
+import { createWriteQueue, type WriteQueue } from '../store/write-queue.js';
+import { resolveDomain } from './resolve.js';
+
+export interface TextSession {
+  conversation: TextConversation;
+  secretary: SecretaryWithProviders;
+  domainName: string;
+  queue: WriteQueue;
+  llmName: string;
+  ttsName: string | undefined;
+}
+
+/**
+ * Opens a text conversation with the secretary on (domain, extension): the same providers (the secretary's
+ * own first, then the domain's others as fallbacks), prompt and tools as a call, rows written through a
+ * write queue the caller must close.
+ */
+export async function openTextSession(opts: {
+  sql: Sql;
+  config: Config;
+  log: Logger;
+  domain: string;
+  extension: string;
+  say?: { dir: string; rateHz: number };
+}): Promise<TextSession> {
+  const repos = createRepos(opts.sql);
+  const domain = await resolveDomain(repos, opts.domain);
+  const secretary = await repos.secretaries.findByExtension(domain.domain_uuid, opts.extension);
+  if (!secretary) {
+    throw new InvalidInputError(
+      `no enabled secretary on extension ${opts.extension} in ${domain.domain_name}`,
+    );
+  }
+  const registry = createProviderRegistry({ log: opts.log.child({ component: 'providers' }) });
+  const build = async <K extends 'llm' | 'tts'>(
+    kind: K,
+    preferred: string | null,
+  ): Promise<ProviderByKind[K]> => {
+    const listed = await repos.providers.listEnabledForType(domain.domain_uuid, kind);
+    const ordered = [...listed].sort(
+      (a, b) => Number(b.provider_uuid === preferred) - Number(a.provider_uuid === preferred),
+    );
+    const rows: AdapterRow[] = [];
+    for (const p of ordered) {
+      const full = await repos.providers.getWithSecrets(
+        domain.domain_uuid,
+        p.provider_uuid,
+        opts.config.encryptionKey ?? '',
+      );
+      if (full) rows.push({ ...full, secrets: full.secrets ?? null });
+    }
+    return registry.build(rows, kind);
+  };
+  const llm = await build('llm', secretary.llm_provider_uuid);
+  const tts = opts.say ? await build('tts', secretary.tts_provider_uuid) : undefined;
+  const queue = createWriteQueue({
+    sql: opts.sql,
+    spoolDir: opts.config.spoolDir,
+    log: opts.log.child({ component: 'write-queue' }),
+  });
+  await queue.start();
+  const conversation = new TextConversation({
+    secretary: secretaryProfile(secretary, domain.domain_name),
+    llm,
+    sink: queue,
+    clock: systemClock,
+    ...(tts && opts.say ? { tts: { provider: tts, dir: opts.say.dir, rateHz: opts.say.rateHz } } : {}),
+  });
+  return {
+    conversation,
+    secretary,
+    domainName: domain.domain_name,
+    queue,
+    llmName: llm.info.vendor,
+    ttsName: tts?.info.vendor,
+  };
+}
