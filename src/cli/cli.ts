@@ -131,6 +131,16 @@ export async function cli(
       io.stderr(`voice-ai ${name}: ${err.message}\n`);
       return err.code === 'E_CONFIG' || err.code === 'E_INVALID_INPUT' ? 2 : 1;
     }
+    // Database and network failures (postgres.js errors carry a `code`) are one clear line; anything else is
+    // a bug, and its stack is worth printing.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      const hint = /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|CONNECT_TIMEOUT|28P01|3D000)$/.test(code)
+        ? ' (is DATABASE_URL right and PostgreSQL running?)'
+        : '';
+      io.stderr(`voice-ai ${name}: ${(err as Error).message} [${code}]${hint}\n`);
+      return 1;
+    }
     io.stderr(`voice-ai ${name}: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     return 1;
   } finally {
