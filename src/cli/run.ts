@@ -38,7 +38,7 @@ export async function runDaemon(argv: string[], config: Config, log: Logger): Pr
       try {
         const fresh = loadConfig();
         log.level = fresh.logLevel;
-        log.info({ level: fresh.logLevel }, 'log level reloaded');
+        log.info({ logLevel: fresh.logLevel }, 'log level reloaded');
       } catch (err) {
         log.error({ err }, 'configuration reload failed: keeping the running settings');
       }

