@@ -1,0 +1,95 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, parseEnvFile } from '../../src/config.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'voice-ai-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('configuration', () => {
+  it('defaults bind every listener to 127.0.0.1 and the outbound socket to 8084', () => {
+    const c = loadConfig({});
+    expect(c.esl).toEqual({ host: '127.0.0.1', port: 8021, password: 'ClueCon' });
+    expect(c.outbound).toEqual({ host: '127.0.0.1', port: 8084 });
+    expect(c.http.host).toBe('127.0.0.1');
+    expect(c.db).toEqual({
+      poolMax: 20,
+      idleTimeoutSeconds: 300,
+      connectTimeoutSeconds: 10,
+      statementTimeoutMs: 30_000,
+    });
+    expect(c.logPii).toBe(false);
+  });
+
+  it('reports every problem at once', () => {
+    let err: unknown;
+    try {
+      loadConfig(
+        {
+          DATABASE_URL: 'mysql://nope',
+          VOICE_AI_ESL_PORT: '99999',
+          VOICE_AI_HTTP_PORT: 'abc',
+          VOICE_AI_LOG_LEVEL: 'loud',
+          VOICE_AI_ENCRYPTION_KEY: 'short',
+          VOICE_AI_LOG_PII: 'maybe',
+        },
+        { needs: { database: true } },
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems).toHaveLength(6);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL/);
+    expect(problems.join('\n')).toMatch(
+      /VOICE_AI_ESL_PORT: expected an integer between 1 and 65535, got "99999"/,
+    );
+    expect(problems.join('\n')).toMatch(/VOICE_AI_HTTP_PORT/);
+    expect(problems.join('\n')).toMatch(/VOICE_AI_LOG_LEVEL/);
+    expect(problems.join('\n')).toMatch(/VOICE_AI_ENCRYPTION_KEY: must be at least 16 characters/);
+    expect(problems.join('\n')).toMatch(/VOICE_AI_LOG_PII/);
+    // The key itself is never echoed back.
+    expect((err as Error).message).not.toContain('short"');
+  });
+
+  it('requires what the command needs: database and encryption key', () => {
+    expect(() => loadConfig({}, { needs: { database: true, encryptionKey: true } })).toThrow(
+      /DATABASE_URL: required[\s\S]*VOICE_AI_ENCRYPTION_KEY \(or VOICE_AI_ENCRYPTION_KEY_FILE\): required/,
+    );
+  });
+
+  it('reads an env file, the real environment winning, and a key file', async () => {
+    const keyFile = path.join(dir, 'key');
+    await writeFile(keyFile, 'a-key-from-a-file-0123456789\n');
+    const envFile = path.join(dir, 'voice-ai.env');
+    await writeFile(
+      envFile,
+      [
+        '# comment',
+        'DATABASE_URL="postgres://fusionpbx:pw@127.0.0.1/fusionpbx"',
+        `VOICE_AI_ENCRYPTION_KEY_FILE=${keyFile}`,
+        "VOICE_AI_LOG_LEVEL='debug'",
+        'export VOICE_AI_OUTBOUND_PORT=9000',
+      ].join('\n'),
+    );
+    const c = loadConfig({ VOICE_AI_ENV_FILE: envFile, VOICE_AI_OUTBOUND_PORT: '9100' });
+    expect(c.databaseUrl).toBe('postgres://fusionpbx:pw@127.0.0.1/fusionpbx');
+    expect(c.encryptionKey).toBe('a-key-from-a-file-0123456789');
+    expect(c.logLevel).toBe('debug');
+    expect(c.outbound.port).toBe(9100);
+    expect(Object.isFrozen(c) && Object.isFrozen(c.esl)).toBe(true);
+  });
+
+  it('a broken env file line and an unreadable env file are problems, not crashes', () => {
+    expect(parseEnvFile('GOOD=1\nthis is not a pair\n', 'f').problems).toEqual(['f:2: expected KEY=VALUE']);
+    expect(() => loadConfig({ VOICE_AI_ENV_FILE: path.join(dir, 'missing.env') })).toThrow(/cannot read/);
+  });
+});
