@@ -175,6 +175,8 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   );
 
   let stopping: Promise<void> | undefined;
+  // Every stop() call sets a deadline; the first to pass ends the grace (a second SIGTERM shortens it).
+  const graceOver = new AbortController();
   return {
     outboundPort: outbound.port,
     sql,
@@ -184,16 +186,16 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     metrics,
     httpPort: http.port,
     activeCalls: () => active.size,
-    stop: (o = {}) =>
-      (stopping ??= (async () => {
+    stop: (o = {}) => {
+      setTimeout(() => graceOver.abort(), o.graceMs ?? config.drainGraceSeconds * 1000).unref();
+      return (stopping ??= (async () => {
         draining = true;
         // Stop accepting: a refused connection lets the dialplan's fail-open action run. close() resolves only
         // once every session has ended, so it races the grace period like the calls do.
         const closing = outbound.close();
-        const graceMs = o.graceMs ?? config.drainGraceSeconds * 1000;
         await Promise.race([
           Promise.allSettled([closing, ...calls]),
-          new Promise((r) => setTimeout(r, graceMs).unref()),
+          new Promise((r) => graceOver.signal.addEventListener('abort', r, { once: true })),
         ]);
         if (calls.size > 0) {
           // Grace over: the remaining calls say goodbye and hang up (resolution `drained`), then we cut.
@@ -213,6 +215,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
         await http.close();
         await sql.end({ timeout: 5 });
         log.info('voice-ai stopped');
-      })()),
+      })());
+    },
   };
 }

@@ -2,16 +2,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { isAbort } from '../core/errors.js';
-import {
-  runConversation,
-  type ConversationOutcome,
-  type SecretaryProfile,
-  type TurnLatency,
-} from '../conversation/session.js';
+import { secretaryProfile } from '../conversation/profile.js';
+import { runConversation, type ConversationOutcome, type TurnLatency } from '../conversation/session.js';
 import type { PromptCache } from '../conversation/speech.js';
 import type { ChannelData, OutboundSession } from '../esl/index.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { BuildableKind, ProviderByKind, ProviderRow as AdapterRow } from '../providers/types.js';
+import type { ProviderByKind, ProviderRow as AdapterRow } from '../providers/types.js';
 import type { Directory } from '../store/directory.js';
 import type { DomainsRepo } from '../store/repos/domains.js';
 import type { DomainRow, SecretaryWithProviders } from '../store/repos/types.js';
@@ -85,7 +81,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
       started = true;
       outcome = await runConversation({
         channel,
-        secretary: toProfile(secretary, domainName),
+        secretary: secretaryProfile(secretary, domainName),
         providers,
         sink: deps.sink,
         callDir: path.join(deps.audioDir, 'calls', safeName(cd.uniqueId)),
@@ -148,21 +144,18 @@ async function buildProviders(
     preferred: string | null,
   ): Promise<ProviderByKind[K]> => {
     const listed = await deps.directory.providersFor(sec.domain_uuid, kind);
-    const ordered = [...listed].sort(
-      (a, b) => Number(b.provider_uuid === preferred) - Number(a.provider_uuid === preferred),
-    );
-    if (preferred && !ordered.some((p) => p.provider_uuid === preferred)) {
+    if (preferred && !listed.some((p) => p.provider_uuid === preferred)) {
       log.warn(
         { kind, provider: preferred },
         'secretary provider missing or disabled: using the domain defaults',
       );
     }
     const rows: AdapterRow[] = [];
-    for (const p of ordered) {
+    for (const p of listed) {
       const full = await deps.directory.providerByUuid(sec.domain_uuid, p.provider_uuid);
       if (full && full.is_enabled) rows.push({ ...full, secrets: full.secrets ?? null });
     }
-    return deps.registry.build(rows, kind as BuildableKind as K);
+    return deps.registry.build(rows, kind, { preferredUuid: preferred });
   };
   try {
     return {
@@ -174,29 +167,6 @@ async function buildProviders(
     log.error({ err }, 'no usable providers for secretary: failing open');
     return undefined;
   }
-}
-
-function toProfile(s: SecretaryWithProviders, domainName: string): SecretaryProfile {
-  return {
-    secretaryUuid: s.voice_secretary_uuid,
-    domainUuid: s.domain_uuid,
-    domainName,
-    name: s.secretary_name,
-    language: s.language,
-    ...(s.voice ? { voice: s.voice } : {}),
-    systemPrompt: s.system_prompt,
-    greeting: s.greeting,
-    farewell: s.farewell,
-    maxTurns: s.max_turns,
-    maxSilentTurns: s.max_silent_turns,
-    recordMaxSeconds: s.record_max_seconds,
-    silenceThreshold: s.silence_threshold,
-    silenceSeconds: s.silence_seconds,
-    maxCallSeconds: s.max_call_seconds,
-    ...(s.transfer_extension ? { transferExtension: s.transfer_extension } : {}),
-    timezone: s.timezone,
-    processingMode: s.processing_mode,
-  };
 }
 
 /** Call uuids come from FreeSWITCH; never let one escape the audio directory. */

@@ -48,11 +48,8 @@ export async function openTextSession(opts: {
     preferred: string | null,
   ): Promise<ProviderByKind[K]> => {
     const listed = await repos.providers.listEnabledForType(domain.domain_uuid, kind);
-    const ordered = [...listed].sort(
-      (a, b) => Number(b.provider_uuid === preferred) - Number(a.provider_uuid === preferred),
-    );
     const rows: AdapterRow[] = [];
-    for (const p of ordered) {
+    for (const p of listed) {
       const full = await repos.providers.getWithSecrets(
         domain.domain_uuid,
         p.provider_uuid,
@@ -60,7 +57,7 @@ export async function openTextSession(opts: {
       );
       if (full) rows.push({ ...full, secrets: full.secrets ?? null });
     }
-    return registry.build(rows, kind);
+    return registry.build(rows, kind, { preferredUuid: preferred });
   };
   const llm = await build('llm', secretary.llm_provider_uuid);
   const tts = opts.say ? await build('tts', secretary.tts_provider_uuid) : undefined;

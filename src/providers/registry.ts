@@ -31,11 +31,15 @@ export interface ProviderRegistryOptions {
 
 export interface ProviderRegistry {
   /**
-   * One provider of `kind` from a domain's rows: default first, then by priority; each adapter wrapped with
-   * timeout, metrics and retry, chained by fallback. Broken rows are logged and skipped; InvalidInputError
-   * (naming every row and its problem) when none is usable.
+   * One provider of `kind` from a domain's rows: `preferredUuid` (the secretary's own choice) first, then the
+   * default, then by priority; each adapter wrapped with timeout, metrics and retry, chained by fallback. Broken
+   * rows are logged and skipped; InvalidInputError (naming every row and its problem) when none is usable.
    */
-  build<K extends BuildableKind>(rows: readonly ProviderRow[], kind: K): ProviderByKind[K];
+  build<K extends BuildableKind>(
+    rows: readonly ProviderRow[],
+    kind: K,
+    opts?: { preferredUuid?: string | null },
+  ): ProviderByKind[K];
 }
 
 /** Phone-call budgets: a caller waits in silence while these run. */
@@ -89,10 +93,16 @@ export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderR
   };
 
   return {
-    build<K extends BuildableKind>(rows: readonly ProviderRow[], kind: K): ProviderByKind[K] {
+    build<K extends BuildableKind>(
+      rows: readonly ProviderRow[],
+      kind: K,
+      buildOpts: { preferredUuid?: string | null } = {},
+    ): ProviderByKind[K] {
+      const rank = (r: ProviderRow): number =>
+        r.provider_uuid === buildOpts.preferredUuid ? 0 : r.is_default ? 1 : 2;
       const candidates = rows
         .filter((r) => r.provider_type === kind && r.is_enabled !== false)
-        .sort((a, b) => Number(b.is_default) - Number(a.is_default) || a.priority - b.priority);
+        .sort((a, b) => rank(a) - rank(b) || a.priority - b.priority);
       const built: ProviderByKind[K][] = [];
       const problems: string[] = [];
       for (const row of candidates) {
