@@ -209,6 +209,11 @@ export interface WriteWavOptions {
   /** Final permissions; group-readable by default so FreeSWITCH's group can play the file. */
   mode?: number;
   signal?: AbortSignal;
+  /**
+   * fsync before the rename (default true). A call's sentence files live for seconds and are deleted with the
+   * call: the rename alone keeps readers from seeing half a file, and skipping the flush keeps it off the turn.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -221,7 +226,7 @@ export async function writeWavAtomic(
   sampleRateHz: number,
   opts: WriteWavOptions = {},
 ): Promise<string> {
-  const { mode = 0o640, signal } = opts;
+  const { mode = 0o640, signal, durable = true } = opts;
   throwIfAborted(signal);
   const bytes = encodeWav(samples, sampleRateHz);
   const dir = path.dirname(filePath);
@@ -232,7 +237,7 @@ export async function writeWavAtomic(
   try {
     try {
       await fh.writeFile(bytes);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }

@@ -8,7 +8,7 @@ import type { ChatMessage, LlmProvider, ToolSpec, TtsProvider } from '../provide
 import type { Channel } from './channel.js';
 import { streamLlmSentences } from './llm-turn.js';
 import { toSpeakable } from './sentence-chunker.js';
-import { synthesizeToFile } from './speech.js';
+import { synthesizeToFile, type SynthesisResult } from './speech.js';
 
 export interface ReplyRequest {
   llm: LlmProvider;
@@ -35,6 +35,13 @@ export interface ReplyRequest {
    * synthesizes it as one file: the benchmark's baseline, never what a caller should hear.
    */
   sentenceStreaming?: boolean;
+}
+
+interface Speculation {
+  text: string;
+  file: string;
+  result: Promise<SynthesisResult>;
+  cancel: () => void;
 }
 
 export interface Reply {
@@ -87,6 +94,10 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
       signal,
       clock: req.clock,
       onSentence: (text) => sentences.push(text),
+      onProbableFirstSentence: (text) => {
+        speculative = synthesize(text, 0);
+        speculative.result.catch(() => undefined);
+      },
       ...(req.sentenceStreaming === undefined ? {} : { sentenceStreaming: req.sentenceStreaming }),
     });
     reply.fullText = turn.fullText;
@@ -95,23 +106,42 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
     sentences.close();
   };
 
+  /** Synthesizes one sentence into this turn's `index`-th file; cancellable on its own (a wrong guess). */
+  const synthesize = (text: string, index: number, suffix = ''): Speculation => {
+    const ctl = new AbortController();
+    const file = path.join(req.dir, `turn-${req.turn}-${index}${suffix}.wav`);
+    const result = synthesizeToFile(req.tts, toSpeakable(text), {
+      file,
+      rateHz: req.channel.sampleRateHz,
+      language: req.language,
+      signal: AbortSignal.any([signal, ctl.signal]),
+      clock: req.clock,
+      durable: false,
+      ...(req.voice === undefined ? {} : { voice: req.voice }),
+    });
+    return { text, file, result, cancel: () => ctl.abort() };
+  };
+  // The first sentence's TTS may start one token before the chunker confirms it (see llm-turn.ts); it is used
+  // only if the chunker's first sentence is exactly that text.
+  let speculative: Speculation | undefined;
+
   const ttsStage = async (): Promise<void> => {
     let i = 0;
     for await (const text of sentences) {
-      const speakable = toSpeakable(text);
-      if (speakable.trim() === '') continue;
-      const file = path.join(req.dir, `turn-${req.turn}-${i++}.wav`);
-      const r = await synthesizeToFile(req.tts, speakable, {
-        file,
-        rateHz: req.channel.sampleRateHz,
-        language: req.language,
-        signal,
-        clock: req.clock,
-        ...(req.voice === undefined ? {} : { voice: req.voice }),
-      });
+      if (toSpeakable(text).trim() === '') continue;
+      let job: Speculation;
+      if (i === 0 && speculative?.text === text) {
+        job = speculative;
+      } else {
+        if (i === 0 && speculative) speculative.cancel();
+        job = synthesize(text, i, i === 0 && speculative ? 'r' : '');
+      }
+      i++;
+      const r = await job.result;
       if (reply.ttsFirstByteMs === null) reply.ttsFirstByteMs = r.firstByteMs;
-      files.push({ file, text });
+      files.push({ file: job.file, text });
     }
+    speculative?.cancel();
     files.close();
   };
 

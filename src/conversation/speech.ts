@@ -20,7 +20,16 @@ export interface SynthesisResult {
 export async function synthesizeToFile(
   tts: TtsProvider,
   text: string,
-  opts: { file: string; rateHz: number; voice?: string; language: string; signal: AbortSignal; clock: Clock },
+  opts: {
+    file: string;
+    rateHz: number;
+    voice?: string;
+    language: string;
+    signal: AbortSignal;
+    clock: Clock;
+    /** fsync the file (cached phrases); a call's sentence files skip it. Default true. */
+    durable?: boolean;
+  },
 ): Promise<SynthesisResult> {
   const started = opts.clock.monotonicMs();
   let firstByteMs = -1;
@@ -46,7 +55,10 @@ export async function synthesizeToFile(
     samples.set(p, offset);
     offset += p.length;
   }
-  await writeWavAtomic(opts.file, samples, opts.rateHz);
+  await writeWavAtomic(opts.file, samples, opts.rateHz, {
+    durable: opts.durable ?? true,
+    signal: opts.signal,
+  });
   return { file: opts.file, firstByteMs: Math.max(0, firstByteMs), durationMs: (total / opts.rateHz) * 1000 };
 }
 
