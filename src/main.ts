@@ -69,14 +69,15 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     encryptionKey: config.encryptionKey,
     clock,
   });
+  const metrics = createMetrics({ log: log.child({ component: 'metrics' }) });
   const queue = createWriteQueue({
     sql,
     spoolDir: config.spoolDir,
     log: log.child({ component: 'write-queue' }),
     clock,
+    onFlush: (ms) => metrics.observeWriteQueueFlush(ms),
   });
   await queue.start();
-  const metrics = createMetrics({ log: log.child({ component: 'metrics' }) });
   metrics.setWriteQueueSource(() => queue.stats());
   const registry = createProviderRegistry({
     log: log.child({ component: 'providers' }),

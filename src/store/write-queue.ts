@@ -79,6 +79,8 @@ export interface WriteQueueOptions {
   /** Used by close() when drain() was not called first. */
   closeTimeoutMs?: number;
   clock?: Clock;
+  /** Told the duration of every batch written to PostgreSQL (metrics). */
+  onFlush?: (durationMs: number, rows: number) => void;
   random?: () => number;
 }
 
@@ -224,6 +226,7 @@ export function createWriteQueue(opts: WriteQueueOptions): WriteQueue {
     });
     lastFlushMs = clock.monotonicMs() - t0;
     flushed += items.length - dead.length;
+    opts.onFlush?.(lastFlushMs, items.length - dead.length);
     markUp();
     return true;
   };

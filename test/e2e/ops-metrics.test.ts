@@ -50,6 +50,8 @@ describe('/metrics after calls', () => {
     }
     expect(value(m, 'voice_ai_write_queue_depth')).toBeGreaterThanOrEqual(0);
     expect(value(m, 'voice_ai_write_queue_spooled_rows')).toBe(0);
+    // The call's rows were written: at least one batch's flush latency was observed.
+    expect(value(m, 'voice_ai_write_queue_flush_seconds_count')).toBeGreaterThan(0);
     expect(value(m, 'voice_ai_esl_connected')).toBe(1);
     // prom-client's default process and event-loop series, on the daemon's own registry.
     for (const name of [
