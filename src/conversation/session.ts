@@ -165,6 +165,16 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     if (greetDigit !== undefined) return onDigit(greetDigit);
 
     let silentTurns = 0;
+    /** One more silent turn: the farewell after max_silent_turns, else "are you still there?". */
+    const silence = async (): Promise<End | undefined> => {
+      silentTurns++;
+      if (silentTurns >= sec.maxSilentTurns) {
+        await goodbye(signal);
+        return { resolution: 'silence' };
+      }
+      const d = await say(phrases.stillThere, signal);
+      return d === undefined ? undefined : onDigit(d);
+    };
     for (;;) {
       if (turn >= sec.maxTurns) {
         callLog.info({ turns: turn }, 'max turns reached');
@@ -181,14 +191,9 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       if (rec.terminator !== undefined) return onDigit(rec.terminator);
       const audio = await readCallerAudio(file, callLog);
       if (!audio || !hasSpeech(audio.samples, audio.sampleRateHz, { threshold: sec.silenceThreshold })) {
-        silentTurns++;
-        callLog.info({ silentTurns, recordMs: rec.recordMs }, 'caller silent');
-        if (silentTurns >= sec.maxSilentTurns) {
-          await goodbye(signal);
-          return { resolution: 'silence' };
-        }
-        const d = await say(phrases.stillThere, signal);
-        if (d !== undefined) return onDigit(d);
+        callLog.info({ silentTurns: silentTurns + 1, recordMs: rec.recordMs }, 'caller silent');
+        const ended = await silence();
+        if (ended) return ended;
         continue;
       }
       const sttStart = clock.monotonicMs();
@@ -196,14 +201,9 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       const sttMs = Math.round(clock.monotonicMs() - sttStart);
       const text = heard.text.trim();
       if (text === '') {
-        silentTurns++;
-        callLog.info({ silentTurns, sttMs }, 'transcript empty');
-        if (silentTurns >= sec.maxSilentTurns) {
-          await goodbye(signal);
-          return { resolution: 'silence' };
-        }
-        const d = await say(phrases.stillThere, signal);
-        if (d !== undefined) return onDigit(d);
+        callLog.info({ silentTurns: silentTurns + 1, sttMs }, 'transcript empty');
+        const ended = await silence();
+        if (ended) return ended;
         continue;
       }
       silentTurns = 0;

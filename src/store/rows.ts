@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import type { MessageRole, MessageRow as StoredMessageRow } from './repos/types.js';
 
 /**
  * The rows a call session hands to the write queue, and how a batch of them is written. Every id is made in
@@ -7,8 +8,8 @@ import type postgres from 'postgres';
  * through the spool unchanged.
  */
 
+export type { MessageRole };
 export type ConversationProcessingMode = 'turn_based' | 'realtime' | 'auto';
-export type MessageRole = 'user' | 'assistant' | 'system' | 'tool';
 export type ConversationResolution =
   'completed' | 'transferred' | 'caller_hangup' | 'max_turns' | 'silence' | 'timeout' | 'error' | 'drained';
 
@@ -25,24 +26,8 @@ export interface ConversationStartRow {
   started_at: string;
 }
 
-/** One v_voice_messages row, with the latency of the turn that produced it (null when not measured). */
-export interface MessageRow {
-  voice_message_uuid: string;
-  voice_conversation_uuid: string;
-  domain_uuid: string;
-  turn: number;
-  seq: number;
-  role: MessageRole;
-  content: string;
-  stt_provider: string | null;
-  llm_provider: string | null;
-  tts_provider: string | null;
-  stt_ms: number | null;
-  llm_first_token_ms: number | null;
-  tts_first_byte_ms: number | null;
-  turn_ms: number | null;
-  created_at: string;
-}
+/** One v_voice_messages row as queued: the stored row, with its timestamp as an ISO string (JSON-safe). */
+export type MessageRow = Omit<StoredMessageRow, 'created_at'> & { created_at: string };
 
 /** The columns set on v_voice_conversations when a call ends. */
 export interface ConversationEndRow {
