@@ -46,7 +46,7 @@ export function createResampler(fromHz: number, toHz: number): Resampler {
   const g = gcd(fromHz, toHz);
   const up = toHz / g; // output position n sits at input time n * down / up
   const down = fromHz / g;
-  const bank = filterBank(fromHz, toHz, up);
+  const bank = cachedFilterBank(fromHz, toHz, up);
   const { taps, half, phases } = bank;
   const coeffs = bank.coeffs;
 
@@ -72,7 +72,8 @@ export function createResampler(fromHz: number, toHz: number): Resampler {
       const kFrom = Math.max(0, -start);
       const kTo = Math.min(taps, history.length - start);
       let acc = 0;
-      for (let k = kFrom; k < kTo; k++) acc += (history[start + k] ?? 0) * (coeffs[cOff + k] ?? 0);
+      // kFrom/kTo keep both indices in range; the casts only drop `| undefined` (this loop is the hot path).
+      for (let k = kFrom; k < kTo; k++) acc += (history[start + k] as number) * (coeffs[cOff + k] as number);
       out[n++] = acc >= 32767 ? 32767 : acc <= -32768 ? -32768 : Math.round(acc);
       i += step;
       frac += stepFrac;
@@ -117,6 +118,19 @@ interface FilterBank {
   taps: number;
   half: number;
   phases: number;
+}
+
+/** Filter banks by rate pair: every TTS sentence builds a resampler, the table is the same each time. */
+const banks = new Map<string, FilterBank>();
+
+function cachedFilterBank(fromHz: number, toHz: number, up: number): FilterBank {
+  const key = `${fromHz}:${toHz}`;
+  let bank = banks.get(key);
+  if (!bank) {
+    bank = filterBank(fromHz, toHz, up);
+    banks.set(key, bank);
+  }
+  return bank;
 }
 
 function filterBank(fromHz: number, toHz: number, up: number): FilterBank {
