@@ -74,6 +74,11 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
         return;
       }
       log = log.child({ domain: domainName, secretary: secretary.voice_secretary_uuid });
+      if (secretary.processing_mode !== 'turn_based') {
+        // Streaming (mod_audio_stream) is not built yet; `auto` is meant to fall back, and so does `realtime`
+        // rather than failing the call.
+        log.info({ mode: secretary.processing_mode }, 'realtime media not available: running turn-based');
+      }
       const providers = await buildProviders(deps, secretary, log);
       if (!providers) return;
       channel = new FsChannel(session, log);
