@@ -139,6 +139,14 @@ function parseFmt(f: Buffer): Fmt {
 
 function decode(b: Buffer, start: number, frames: number, fmt: Fmt): Int16Array {
   const { channels, container } = fmt;
+  if (fmt.format === 'pcm' && container === 2 && channels === 1) {
+    // The common case (FreeSWITCH's recordings, TTS output): mono 16-bit little-endian, copied in one go.
+    // DataView keeps it right on a big-endian host and for odd byte offsets.
+    const out = new Int16Array(frames);
+    const view = new DataView(b.buffer, b.byteOffset + start, frames * 2);
+    for (let f = 0; f < frames; f++) out[f] = view.getInt16(f * 2, true);
+    return out;
+  }
   const read = sampleReader(b, fmt);
   const out = new Int16Array(frames);
   const stride = container * channels;
