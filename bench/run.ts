@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { ensureFusionPbxStandIn } from '../src/cli/demo.js';
+import { ensureFusionPbxStandIn } from '../src/store/fusionpbx-standin.js';
 import { startEmbeddedPostgres } from '../src/store/embedded.js';
 import { migrate } from '../src/store/migrations.js';
 

@@ -1,14 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { createPool, type Sql } from '../store/db.js';
+import { createPool } from '../store/db.js';
 import { isTraversableByOthers, startEmbeddedPostgres, type EmbeddedCluster } from '../store/embedded.js';
+import { ensureFusionPbxStandIn } from '../store/fusionpbx-standin.js';
 import { migrate } from '../store/migrations.js';
 import { createRepos } from '../store/repos/index.js';
 import { parseFlags, printTable } from './args.js';
@@ -24,22 +23,6 @@ secretary Ana (extension ${DEMO_EXTENSION}) runs on offline providers (a retriev
 clinic FAQ; espeak-ng for speech when installed), and holds a short scripted conversation through the real
 conversation engine: it prints the transcript, the tool decisions and the rows written.
 With DATABASE_URL set it uses that database instead of starting one.`;
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-// src/cli when run with tsx, dist/src/cli after tsc.
-const REPO_ROOT = [path.resolve(HERE, '../..'), path.resolve(HERE, '../../..')].find((d) =>
-  existsSync(path.join(d, 'sql', 'fusionpbx-standin.sql')),
-);
-
-/** Creates FusionPBX's v_domains stand-in unless the database already has the real one. */
-export async function ensureFusionPbxStandIn(sql: Sql): Promise<boolean> {
-  const [row] = await sql<
-    { exists: boolean }[]
-  >`SELECT to_regclass('public.v_domains') IS NOT NULL AS exists`;
-  if (row?.exists) return false;
-  await sql.unsafe(await readFile(path.join(REPO_ROOT ?? '.', 'sql', 'fusionpbx-standin.sql'), 'utf8'));
-  return true;
-}
 
 export async function runDemo(
   argv: string[],

@@ -256,7 +256,7 @@ function compare(files: MigrationFile[], ledger: LedgerRow[]): Compared[] {
 
 /** Reads and checksums the migration files, sorted by version; other files in the folder are ignored. */
 async function loadMigrationFiles(dir: string | undefined): Promise<MigrationFile[]> {
-  const folder = dir === undefined ? await defaultDir() : path.resolve(dir);
+  const folder = dir === undefined ? await defaultSqlDir() : path.resolve(dir);
   let names: string[];
   try {
     names = await readdir(folder);
@@ -292,7 +292,7 @@ async function loadMigrationFiles(dir: string | undefined): Promise<MigrationFil
 }
 
 /** sql/ at the repository root, seen from src/store/ (tsx) or dist/src/store/ (compiled). */
-async function defaultDir(): Promise<string> {
+export async function defaultSqlDir(): Promise<string> {
   const candidates = ['../../sql/', '../../../sql/'].map((rel) =>
     fileURLToPath(new URL(rel, import.meta.url)),
   );

@@ -1,5 +1,10 @@
 import type postgres from 'postgres';
-import type { MessageRole, MessageRow as StoredMessageRow } from './repos/types.js';
+import type {
+  MessageRole,
+  MessageRow as StoredMessageRow,
+  ProcessingMode,
+  Resolution,
+} from './repos/types.js';
 
 /**
  * The rows a call session hands to the write queue, and how a batch of them is written. Every id is made in
@@ -9,9 +14,8 @@ import type { MessageRole, MessageRow as StoredMessageRow } from './repos/types.
  */
 
 export type { MessageRole };
-export type ConversationProcessingMode = 'turn_based' | 'realtime' | 'auto';
-export type ConversationResolution =
-  'completed' | 'transferred' | 'caller_hangup' | 'max_turns' | 'silence' | 'timeout' | 'error' | 'drained';
+export type ConversationProcessingMode = ProcessingMode;
+export type ConversationResolution = Resolution;
 
 /** v_voice_conversations as inserted when a call starts. */
 export interface ConversationStartRow {

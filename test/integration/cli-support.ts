@@ -1,9 +1,9 @@
 /** Runs the `voice-ai` CLI in-process against the test database and captures what it prints. */
-import { readFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { cli } from '../../src/cli/cli.js';
+import { freePort } from '../../src/store/embedded.js';
+import { ensureFusionPbxStandIn } from '../../src/store/fusionpbx-standin.js';
 import { migrate } from '../../src/store/migrations.js';
 import { createScratchDatabase, type Sql } from '../helpers/db.js';
 
@@ -45,11 +45,7 @@ export function uuidIn(text: string): string {
 
 /** A TCP port nothing listens on (bound, then released). */
 export async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return freePort();
 }
 
 /**
@@ -60,7 +56,7 @@ export async function migratedScratch(prefix: string, before?: (sql: Sql) => Pro
   const url = await createScratchDatabase(prefix);
   const sql = postgres(url, { max: 2, onnotice: () => undefined });
   if (before !== undefined) await before(sql);
-  await sql.unsafe(await readFile(new URL('../../sql/fusionpbx-standin.sql', import.meta.url), 'utf8'));
+  await ensureFusionPbxStandIn(sql);
   await migrate(sql);
   return { url, sql };
 }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SecretKeyError } from '../../src/core/errors.js';
+import { ensureFusionPbxStandIn } from '../../src/store/fusionpbx-standin.js';
 import { migrate } from '../../src/store/migrations.js';
 import { createProvidersRepo } from '../../src/store/repos/providers.js';
 import { rotateKey } from '../../src/store/secrets.js';
@@ -124,7 +124,7 @@ describe('key rotation (own database: it touches every domain)', () => {
   beforeAll(async () => {
     url = await createScratchDatabase('secrets_rotation');
     db = postgres(url, { max: 3, onnotice: () => undefined });
-    await db.unsafe(await readFile(new URL('../../sql/fusionpbx-standin.sql', import.meta.url), 'utf8'));
+    await ensureFusionPbxStandIn(db);
     await migrate(db);
   });
 

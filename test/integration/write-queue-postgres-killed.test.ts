@@ -6,6 +6,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedCluster } from '../../src/store/embedded.js';
+import { ensureFusionPbxStandIn } from '../../src/store/fusionpbx-standin.js';
 import { migrate } from '../../src/store/migrations.js';
 import { createWriteQueue, type WriteQueue } from '../../src/store/write-queue.js';
 import { conversation, deliveryProblems, stagger } from './write-queue-child-rows.js';
@@ -46,7 +47,7 @@ describe.runIf(process.platform === 'linux')('write queue when the Postgres serv
     // No cleanup for `first`: once SIGKILLed, stopping it again would wait for an exit that already happened.
     const { port, adminUrl } = first;
     const setup = postgres(adminUrl, { max: 1, onnotice: () => undefined });
-    await setup.unsafe(await readFile(new URL('../../sql/fusionpbx-standin.sql', import.meta.url), 'utf8'));
+    await ensureFusionPbxStandIn(setup);
     await migrate(setup);
     const domain_uuid = crypto.randomUUID();
     await setup`insert into v_domains (domain_uuid, domain_name) values (${domain_uuid}, 'killed.example.com')`;

@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedCluster } from '../../src/store/embedded.js';
+import { ensureFusionPbxStandIn } from '../../src/store/fusionpbx-standin.js';
 import { migrate } from '../../src/store/migrations.js';
 
 declare module 'vitest' {
@@ -38,7 +39,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const databaseUrl = url.toString();
 
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
-  await sql.unsafe(await readFile(new URL('../../sql/fusionpbx-standin.sql', import.meta.url), 'utf8'));
+  await ensureFusionPbxStandIn(sql);
   await migrate(sql);
   await sql.end();
 
