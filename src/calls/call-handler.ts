@@ -158,7 +158,7 @@ async function buildProviders(
     const rows: AdapterRow[] = [];
     for (const p of listed) {
       const full = await deps.directory.providerByUuid(sec.domain_uuid, p.provider_uuid);
-      if (full && full.is_enabled) rows.push({ ...full, secrets: full.secrets ?? null });
+      if (full && full.is_enabled) rows.push(full);
     }
     return deps.registry.build(rows, kind, { preferredUuid: preferred });
   };

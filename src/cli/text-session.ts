@@ -55,7 +55,7 @@ export async function openTextSession(opts: {
         p.provider_uuid,
         opts.config.encryptionKey ?? '',
       );
-      if (full) rows.push({ ...full, secrets: full.secrets ?? null });
+      if (full) rows.push(full);
     }
     return registry.build(rows, kind, { preferredUuid: preferred });
   };
