@@ -47,12 +47,19 @@ export function createResampler(fromHz: number, toHz: number): Resampler {
   const up = toHz / g; // output position n sits at input time n * down / up
   const down = fromHz / g;
   const bank = cachedFilterBank(fromHz, toHz, up);
-  const { taps, half, phases } = bank;
+  const { taps, half, phases, symmetric } = bank;
   const coeffs = bank.coeffs;
 
-  // history[0] is input sample number `base`; outputs need input indices [i - half + 1, i + half].
-  let history = new Int16Array(0);
-  let base = 0;
+  // buf[0, len) is the history: buf[0] is input sample number `base`; outputs need input indices
+  // [i - half + 1, i + half]. Float64 so the inner loop multiplies doubles without an int conversion per tap.
+  // The stream is taken as preceded and followed by silence: the history starts with the zeros before sample
+  // 0 and flush appends the zeros after the last one, so every output reads all its taps from history without
+  // range checks. buf is reused (grown, never shrunk; consumed input is moved down in place): a call's TTS
+  // streams through here, and a fresh array per chunk was megabytes of garbage per turn.
+  const lead = half - 1;
+  let buf = new Float64Array(Math.max(4096, 2 * taps));
+  let len = lead;
+  let base = -lead;
   let received = 0;
   let i = 0; // integer part of the next output's input position
   let frac = 0; // fractional part, in 1/up units
@@ -60,35 +67,53 @@ export function createResampler(fromHz: number, toHz: number): Resampler {
   const stepFrac = down % up;
 
   const produce = (final: boolean): Int16Array => {
-    // Computes every output with i + half < received (all its inputs are here), or, when final, i < received.
+    // Computes every output with i + half < received (all its inputs are here), or, when final, i < received
+    // (then the trailing zeros are in history).
     const out = new Int16Array(Math.max(0, Math.ceil(((received - i) * up) / down) + 1));
+    // Locals, not the closure's variables, in the loop: V8 keeps them in registers.
+    const h = buf;
+    const c = coeffs;
+    const b = base;
+    let at = i;
+    let fr = frac;
     let n = 0;
     const limit = final ? received : received - half;
-    while (i < limit) {
-      const row = phases === up ? frac : Math.round((frac * phases) / up);
+    while (at < limit) {
+      const row = phases === up ? fr : Math.round((fr * phases) / up);
       const cOff = row * taps;
-      const start = i - half + 1 - base;
-      // Inputs outside [0, received) are silence (zero padding at both ends of the stream).
-      const kFrom = Math.max(0, -start);
-      const kTo = Math.min(taps, history.length - start);
-      let acc = 0;
-      // kFrom/kTo keep both indices in range; the casts only drop `| undefined` (this loop is the hot path).
-      for (let k = kFrom; k < kTo; k++) acc += (history[start + k] as number) * (coeffs[cOff + k] as number);
+      const start = at - lead - b;
+      const acc = symmetric ? dotSymmetric(h, start, c, lead) : dot(h, start, c, cOff, taps);
       out[n++] = acc >= 32767 ? 32767 : acc <= -32768 ? -32768 : Math.round(acc);
-      i += step;
-      frac += stepFrac;
-      if (frac >= up) {
-        frac -= up;
-        i += 1;
+      at += step;
+      fr += stepFrac;
+      if (fr >= up) {
+        fr -= up;
+        at += 1;
       }
     }
+    i = at;
+    frac = fr;
     // Drop input no future output will read.
     const keepFrom = Math.min(i - half + 1, received) - base;
     if (keepFrom > 0) {
-      history = history.slice(keepFrom);
+      buf.copyWithin(0, keepFrom, len);
+      len -= keepFrom;
       base += keepFrom;
     }
     return n === out.length ? out : out.slice(0, n);
+  };
+
+  /** Appends `chunk`, or `zeros` samples of silence, to the history. */
+  const append = (chunk: Int16Array | null, zeros: number): void => {
+    const added = chunk === null ? zeros : chunk.length;
+    if (len + added > buf.length) {
+      const grown = new Float64Array(Math.max(len + added, 2 * buf.length));
+      grown.set(buf.subarray(0, len));
+      buf = grown;
+    }
+    if (chunk === null) buf.fill(0, len, len + added);
+    else buf.set(chunk, len);
+    len += added;
   };
 
   return {
@@ -96,20 +121,61 @@ export function createResampler(fromHz: number, toHz: number): Resampler {
     toHz,
     push(chunk) {
       if (chunk.length === 0) return new Int16Array(0);
-      const next = new Int16Array(history.length + chunk.length);
-      next.set(history);
-      next.set(chunk, history.length);
-      history = next;
+      append(chunk, 0);
       received += chunk.length;
       return produce(false);
     },
     flush() {
+      append(null, half);
       const out = produce(true);
-      history = new Int16Array(0);
-      base = received = i = frac = 0;
+      buf.fill(0, 0, lead);
+      len = lead;
+      base = -lead;
+      received = i = frac = 0;
       return out;
     },
   };
+}
+
+/**
+ * The sum of h[start + k] * c[cOff + k] for k in [0, taps): the hot path (106 taps per output for 24 -> 8 kHz).
+ * Four partial sums let the multiplies overlap. The caller keeps every index in range; the casts only drop
+ * `| undefined`.
+ */
+function dot(h: Float64Array, start: number, c: Float64Array, cOff: number, taps: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let k = 0;
+  for (; k + 3 < taps; k += 4) {
+    const p = start + k;
+    const q = cOff + k;
+    a0 += (h[p] as number) * (c[q] as number);
+    a1 += (h[p + 1] as number) * (c[q + 1] as number);
+    a2 += (h[p + 2] as number) * (c[q + 2] as number);
+    a3 += (h[p + 3] as number) * (c[q + 3] as number);
+  }
+  for (; k < taps; k++) a0 += (h[start + k] as number) * (c[cOff + k] as number);
+  return a0 + a1 + (a2 + a3);
+}
+
+/**
+ * dot() for a single-phase bank (an integer decimation such as 24 -> 8 kHz) whose taps are symmetric about
+ * tap m = half - 1 (the last tap, at the window's edge, is zero): the pairs share one multiply, which is about
+ * a fifth faster.
+ */
+function dotSymmetric(h: Float64Array, start: number, c: Float64Array, m: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  const end = start + 2 * m;
+  let k = 0;
+  for (; k + 1 < m; k += 2) {
+    a0 += (c[k] as number) * ((h[start + k] as number) + (h[end - k] as number));
+    a1 += (c[k + 1] as number) * ((h[start + k + 1] as number) + (h[end - k - 1] as number));
+  }
+  for (; k < m; k++) a0 += (c[k] as number) * ((h[start + k] as number) + (h[end - k] as number));
+  return a0 + a1 + (c[m] as number) * (h[start + m] as number);
 }
 
 interface FilterBank {
@@ -118,6 +184,8 @@ interface FilterBank {
   taps: number;
   half: number;
   phases: number;
+  /** One phase whose row is exactly symmetric about tap half - 1 with a zero last tap: dotSymmetric applies. */
+  symmetric: boolean;
 }
 
 /** Filter banks by rate pair: every TTS sentence builds a resampler, the table is the same each time. */
@@ -158,7 +226,15 @@ function filterBank(fromHz: number, toHz: number, up: number): FilterBank {
     // Unit DC gain in every phase, so a constant input gives a constant output (no phase ripple).
     for (let k = 0; k < taps; k++) coeffs[r * taps + k] = (coeffs[r * taps + k] ?? 0) / sum;
   }
-  return { coeffs, taps, half, phases };
+  return { coeffs, taps, half, phases, symmetric: phases === 1 && isSymmetric(coeffs, half) };
+}
+
+/** Row 0 has c[k] === c[2(half - 1) - k] for every k, and c[2 half - 1] === 0 (checked, not assumed). */
+function isSymmetric(coeffs: Float64Array, half: number): boolean {
+  const m = half - 1;
+  if (coeffs[2 * half - 1] !== 0) return false;
+  for (let k = 0; k < m; k++) if (coeffs[k] !== coeffs[2 * m - k]) return false;
+  return true;
 }
 
 function besselI0(x: number): number {
