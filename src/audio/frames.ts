@@ -26,12 +26,19 @@ export function frameBytes(sampleRateHz: number, frameMs: number = FRAME_MS): nu
 
 /** Samples as L16 bytes (a copy). */
 export function pcm16ToBytes(samples: Int16Array): Buffer {
-  if (LITTLE_ENDIAN) {
-    return Buffer.from(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
-  }
   const out = Buffer.allocUnsafe(samples.length * 2);
-  for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i] ?? 0, i * 2);
+  writePcm16(out, 0, samples);
   return out;
+}
+
+/** Writes `samples` as L16 into `out` at byte `offset`; returns the offset after them. */
+export function writePcm16(out: Buffer, offset: number, samples: Int16Array): number {
+  if (LITTLE_ENDIAN) {
+    out.set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength), offset);
+  } else {
+    for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i] ?? 0, offset + i * 2);
+  }
+  return offset + samples.byteLength;
 }
 
 export interface Pcm16Chunk {

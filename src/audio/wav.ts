@@ -5,11 +5,12 @@
  * shape: 16-bit mono PCM with the canonical 44-byte header, which FreeSWITCH plays at any channel rate.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, open, rename, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, open, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AudioFormatError, InvalidInputError } from '../core/errors.js';
 import { throwIfAborted } from '../core/abort.js';
-import { pcm16ToBytes } from './frames.js';
+import { writePcm16 } from './frames.js';
 import { alawToLinear, mulawToLinear } from './g711.js';
 
 export type WavFormat = 'pcm' | 'alaw' | 'mulaw' | 'float';
@@ -190,13 +191,18 @@ function floatTo16(x: number): number {
   return x * 32768;
 }
 
-/** 16-bit mono PCM WAV with the canonical 44-byte header. */
-export function encodeWav(samples: Int16Array, sampleRateHz: number): Buffer {
+/**
+ * 16-bit mono PCM WAV with the canonical 44-byte header, in one allocation. `samples` may come in parts
+ * (a streamed TTS sentence), written one after the other.
+ */
+export function encodeWav(samples: Int16Array | readonly Int16Array[], sampleRateHz: number): Buffer {
   if (!Number.isInteger(sampleRateHz) || sampleRateHz <= 0) {
     throw new InvalidInputError(`sample rate must be a positive whole number of Hz, got ${sampleRateHz}`);
   }
-  const dataBytes = samples.length * 2;
-  const h = Buffer.alloc(44);
+  const parts = samples instanceof Int16Array ? [samples] : samples;
+  let dataBytes = 0;
+  for (const p of parts) dataBytes += p.byteLength;
+  const h = Buffer.allocUnsafe(44 + dataBytes);
   h.write('RIFF', 0, 'latin1');
   h.writeUInt32LE(36 + dataBytes, 4);
   h.write('WAVE', 8, 'latin1');
@@ -210,7 +216,25 @@ export function encodeWav(samples: Int16Array, sampleRateHz: number): Buffer {
   h.writeUInt16LE(16, 34);
   h.write('data', 36, 'latin1');
   h.writeUInt32LE(dataBytes, 40);
-  return Buffer.concat([h, pcm16ToBytes(samples)]);
+  let at = 44;
+  for (const p of parts) at = writePcm16(h, at, p);
+  return h;
+}
+
+/**
+ * Whether files created with `mode` lose permission bits to the process's umask; true when it cannot tell.
+ * Read from /proc (Linux), not process.umask(), which sets the umask to 0 for a moment while other threads
+ * may be creating files (DEP0139). A procfs read touches no disk.
+ */
+function umaskStrips(mode: number): boolean {
+  let status: string;
+  try {
+    status = readFileSync('/proc/self/status', 'latin1');
+  } catch {
+    return true;
+  }
+  const m = /^Umask:\s*([0-7]+)$/m.exec(status);
+  return m?.[1] === undefined || (mode & parseInt(m[1], 8)) !== 0;
 }
 
 export interface WriteWavOptions {
@@ -230,7 +254,7 @@ export interface WriteWavOptions {
  */
 export async function writeWavAtomic(
   filePath: string,
-  samples: Int16Array,
+  samples: Int16Array | readonly Int16Array[],
   sampleRateHz: number,
   opts: WriteWavOptions = {},
 ): Promise<string> {
@@ -240,17 +264,22 @@ export async function writeWavAtomic(
   const dir = path.dirname(filePath);
   // Dot-prefixed and not ending in .wav, so nothing globbing the directory for audio picks it up.
   const tmp = path.join(dir, `.${path.basename(filePath)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode);
   let renamed = false;
   try {
-    try {
-      await fh.writeFile(bytes);
-      if (durable) await fh.sync();
-    } finally {
-      await fh.close();
+    if (durable) {
+      const fh = await open(tmp, 'wx', mode);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } else {
+      await writeFile(tmp, bytes, { flag: 'wx', mode });
     }
-    // open()'s mode passes through the umask (often 022 or 027); chmod sets exactly what we asked for.
-    await chmod(tmp, mode);
+    // open()'s mode passes through the umask; chmod sets exactly what we asked for when the umask would take
+    // bits away (with the unit's UMask=0027 it does not, and the turn saves a file-system round trip).
+    if (umaskStrips(mode)) await chmod(tmp, mode);
     throwIfAborted(signal);
     await rename(tmp, filePath);
     renamed = true;

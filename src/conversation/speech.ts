@@ -49,13 +49,7 @@ export async function synthesizeToFile(
   }
   if (resampler) parts.push(resampler.flush());
   const total = parts.reduce((n, p) => n + p.length, 0);
-  const samples = new Int16Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    samples.set(p, offset);
-    offset += p.length;
-  }
-  await writeWavAtomic(opts.file, samples, opts.rateHz, {
+  await writeWavAtomic(opts.file, parts, opts.rateHz, {
     durable: opts.durable ?? true,
     signal: opts.signal,
   });

@@ -31,6 +31,19 @@ describe('writeWavAtomic', () => {
     expect(await readdir(dir)).toEqual(['turn-1.wav']);
   });
 
+  it('gets the mode right with and without the chmod (umask 0027 as in the unit, 0002, 0077), durable or not', async () => {
+    for (const umask of [0o027, 0o002, 0o077]) {
+      process.umask(umask);
+      for (const durable of [true, false]) {
+        for (const mode of [0o640, 0o660]) {
+          const file = path.join(dir, `m-${umask}-${durable}-${mode}.wav`);
+          await writeWavAtomic(file, samples, 8000, { mode, durable });
+          expect({ umask, durable, mode: (await stat(file)).mode & 0o777 }).toEqual({ umask, durable, mode });
+        }
+      }
+    }
+  });
+
   it('honours an explicit mode', async () => {
     const file = path.join(dir, 'a.wav');
     await writeWavAtomic(file, samples, 16000, { mode: 0o644 });

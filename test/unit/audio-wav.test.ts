@@ -90,6 +90,15 @@ describe('encodeWav', () => {
     expect(Array.from(parseWav(encodeWav(backing.subarray(1), 8000)).samples)).toEqual([1, 2, 3]);
   });
 
+  it('writes parts back to back, byte for byte the same file as their concatenation', () => {
+    const backing = Int16Array.from([7, -1, 300, -32768, 32767, 5, 6]);
+    const parts = [backing.subarray(1, 3), new Int16Array(0), backing.subarray(3)];
+    const whole = encodeWav(backing.subarray(1), 16000);
+    expect(encodeWav(parts, 16000).equals(whole)).toBe(true);
+    expect(whole.readUInt32LE(40)).toBe(12);
+    expect(encodeWav([], 8000).length).toBe(44);
+  });
+
   it('rejects a nonsensical rate', () => {
     expect(() => encodeWav(new Int16Array(1), 0)).toThrow(/sample rate/);
     expect(() => encodeWav(new Int16Array(1), 8000.5)).toThrow(/sample rate/);
