@@ -6,8 +6,8 @@ export interface HttpCall {
   vendor: string;
   url: string;
   headers: Record<string, string>;
-  /** JSON is sent as a string; multipart as FormData (fetch sets the boundary). */
-  body: string | FormData;
+  /** JSON as a string; multipart as encodeMultipart's bytes (with its content-type in `headers`). */
+  body: string | Uint8Array;
   signal: AbortSignal;
   fetch: FetchFn;
   /** Strings scrubbed from every error message (API keys), whatever the vendor echoes back. */
