@@ -26,7 +26,7 @@ import type { FetchFn } from '../src/providers/transport/http.js';
 import { createProvidersRepo } from '../src/store/repos/providers.js';
 import { createSecretariesRepo } from '../src/store/repos/secretaries.js';
 import { startFakeFreeSwitch, type CallerStep } from '../test/fakes/fake-freeswitch/index.js';
-import { startFakeOpenAi, tone, type FakeRoute } from '../test/fakes/openai-server.js';
+import { startFakeOpenAi, tone, type CapturedRequest, type FakeRoute } from '../test/fakes/openai-server.js';
 
 const API_KEY = 'sk-bench-FAKEKEY0123456789abcdef';
 const ENCRYPTION_KEY = 'bench-turn-key-0123456789abcdef';
@@ -67,9 +67,10 @@ export interface Exchange {
   endMs: number | undefined;
 }
 
-/** One request as the fake OpenAI saw it: body read and parsed, response written (or client gone). */
+/** One request as the fake OpenAI saw it: its body's last byte read, response written (or client gone). */
 export interface ServerStamp {
   route: FakeRoute;
+  /** The request's last byte was read (before the fake parses it: parsing is the provider's time). */
   receivedMs: number;
   closedMs: number | undefined;
 }
@@ -358,24 +359,25 @@ export async function runFakes(): Promise<void> {
   const fs = await startFakeFreeSwitch({ speed: cfg.speed });
   const ai = await startFakeOpenAi({ apiKey: API_KEY });
   const stamps: ServerStamp[] = [];
-  const stamp = (route: FakeRoute, closed: Promise<void>): void => {
-    const s: ServerStamp = { route, receivedMs: now(), closedMs: undefined };
+  const stamp = (route: FakeRoute, req: CapturedRequest): void => {
+    const receivedMs = performance.timeOrigin + req.receivedAt - cfg.originMs;
+    const s: ServerStamp = { route, receivedMs, closedMs: undefined };
     stamps.push(s);
-    void closed.then(() => (s.closedMs = now()));
+    void req.closed.then(() => (s.closedMs = now()));
   };
   // Tones are made once per text, so the fake spends no time on them inside a timed exchange.
   const tones = new Map<string, Int16Array>();
   ai.on('transcriptions', (req) => {
-    stamp('transcriptions', req.closed);
+    stamp('transcriptions', req);
     return { type: 'transcription', text: cfg.transcript, latency: { firstByteMs: lat.sttMs } };
   });
   ai.on('chat', (req) => {
-    stamp('chat', req.closed);
+    stamp('chat', req);
     const latency = { firstByteMs: lat.llmFirstByteMs, perChunkMs: lat.llmPerTokenMs };
     return { type: 'chat', text: cfg.reply, latency };
   });
   ai.on('speech', (req) => {
-    stamp('speech', req.closed);
+    stamp('speech', req);
     const raw = (req.body as { input?: unknown } | undefined)?.input;
     const input = typeof raw === 'string' ? raw : '';
     let samples = tones.get(input);

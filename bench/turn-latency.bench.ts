@@ -7,6 +7,7 @@
 // No figure here is asserted anywhere: the runner prints them, docs/PERFORMANCE.md records them.
 import { mkdtemp, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { encodeWav, writeWavAtomic } from '../src/audio/wav.js';
 import { createSentenceChunker } from '../src/conversation/sentence-chunker.js';
 import { wordTokens } from '../test/fakes/openai-replies.js';
@@ -58,7 +59,7 @@ export type TurnLatencyFigures = {
   ttsBodyReadP50Ms: number;
   /**
    * Of the overhead: requests and responses crossing HTTP: the daemon's undici, loopback, and the fake's
-   * node:http reading and parsing each request (on its own thread) before it stamps it received.
+   * node:http reading each request (on its own thread) until its last byte.
    */
   httpP50Ms: number;
   /** Of the overhead: STT read → LLM request, sentence emitted → TTS request. */
@@ -102,6 +103,9 @@ interface TurnTiming {
   preSttMs: number;
   postTtsMs: number;
   eslTurnMs: number;
+  /** The turn's window on this thread's clock: record completed, first playback sent. */
+  recordDoneAtMs: number;
+  playbackAtMs: number;
 }
 
 /** Runs both measurements on a migrated database (with v_domains); removes its domain afterwards. */
@@ -113,6 +117,12 @@ export async function benchTurnLatency(databaseUrl: string): Promise<TurnLatency
     reply: REPLY,
     speechMsPerChar: SPEECH_MS_PER_CHAR,
   });
+  // Garbage collections on this (the daemon's) thread, to attribute slow turns.
+  const gcs: { startMs: number; ms: number }[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ startMs: e.startTime, ms: e.duration });
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   try {
     const streaming = await rig.withDaemon({ sentenceStreaming: true }, async (d) => {
       // Warm-up: fills the phrase cache (greeting, goodbye), JIT, connection pools. Not counted.
@@ -137,6 +147,7 @@ export async function benchTurnLatency(databaseUrl: string): Promise<TurnLatency
       LATENCIES.llmPerTokenMs * wordTokens(firstSentence).length +
       LATENCIES.ttsFirstByteMs;
     const overhead = timings.map((t) => t.turnMs - t.providerMs);
+    if (process.env['TURN_TRACE']) printTrace(timings, gcs);
     const of = (f: (t: TurnTiming) => number): number[] => timings.map(f);
     const streamingMs = median(of((t) => t.turnMs));
     const wholeMs = median(whole.flatMap((c) => c.turns.map((t) => t.turnMs)));
@@ -170,7 +181,27 @@ export async function benchTurnLatency(databaseUrl: string): Promise<TurnLatency
       firstAudioGapToIdealMs: streamingMs - nominalMs,
     };
   } finally {
+    gcObserver.disconnect();
     await rig.close();
+  }
+}
+
+/**
+ * TURN_TRACE=1: one line per streaming turn with its split and the GC pause time inside its window (record
+ * completed → first playback), on stderr: what makes a slow turn slow.
+ */
+function printTrace(timings: readonly TurnTiming[], gcs: readonly { startMs: number; ms: number }[]): void {
+  for (const t of timings) {
+    const gcMs = gcs
+      .filter((g) => g.startMs < t.playbackAtMs && g.startMs + g.ms > t.recordDoneAtMs)
+      .reduce((sum, g) => sum + g.ms, 0);
+    const fields: Record<string, number> = { overhead: t.turnMs - t.providerMs, gcMs };
+    for (const [k, v] of Object.entries(t) as [string, number][]) if (!k.endsWith('AtMs')) fields[k] = v;
+    console.error(
+      Object.entries(fields)
+        .map(([k, v]) => `${k}=${v.toFixed(1)}`)
+        .join(' '),
+    );
   }
 }
 
@@ -220,6 +251,8 @@ function streamingTurns(call: CallRecord): TurnTiming[] {
       preSttMs: stt.ex.startMs - recordDoneMs,
       postTtsMs: playbackMs - ended(tts.ex),
       eslTurnMs: playbackMs - recordDoneMs,
+      recordDoneAtMs: recordDoneMs,
+      playbackAtMs: playbackMs,
     };
   });
 }

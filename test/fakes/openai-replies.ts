@@ -4,6 +4,7 @@
  */
 
 /** Pacing of a reply: before the status line, and between chunks. */
+/** Counted from the request's last byte reaching the fake: chunk i is sent at firstByteMs + i * perChunkMs. */
 export interface FakeLatency {
   firstByteMs?: number;
   perChunkMs?: number;

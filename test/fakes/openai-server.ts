@@ -53,6 +53,11 @@ export interface CapturedRequest {
   aborted: boolean;
   /** Resolves when the exchange is over, completed or not. */
   closed: Promise<void>;
+  /**
+   * performance.now() (this thread's) when the body's last byte was read. Latencies count from here, as a
+   * real provider's do from the request reaching it: parsing the body is part of the provider's time.
+   */
+  receivedAt: number;
 }
 
 export interface FakeOpenAiOptions {
@@ -86,6 +91,7 @@ export async function startFakeOpenAi(opts: FakeOpenAiOptions = {}): Promise<Fak
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    const receivedAt = performance.now();
     const raw = Buffer.concat(chunks);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const gone = new AbortController();
@@ -100,6 +106,7 @@ export async function startFakeOpenAi(opts: FakeOpenAiOptions = {}): Promise<Fak
       form: undefined,
       aborted: false,
       closed: new Promise<void>((resolve) => (markClosed = resolve)),
+      receivedAt,
     };
     res.on('close', () => {
       if (!res.writableFinished) captured.aborted = true;
@@ -211,7 +218,7 @@ function sendError(
 
 /** Resolves after `ms`, or at once when the client has gone. */
 function pause(ms: number | undefined, gone: AbortSignal): Promise<void> {
-  if (!ms || gone.aborted) return Promise.resolve();
+  if (ms === undefined || ms <= 0 || gone.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     function done(): void {
@@ -247,11 +254,14 @@ async function write(
     return;
   }
   const latency: FakeLatency = reply.latency ?? {};
-  await pause(latency.firstByteMs, gone);
+  // Chunk i goes out at receivedAt + firstByteMs + i * perChunkMs: deadlines from the request, not a timer
+  // after each write, so timer slack does not pile up over a long stream (a model's pace does not drift).
+  const firstAt = captured.receivedAt + (latency.firstByteMs ?? 0);
+  await pause(firstAt - performance.now(), gone);
   if (gone.aborted) return;
   const body = (captured.body ?? {}) as Record<string, unknown>;
   const send = async (chunk: string | Uint8Array, i: number): Promise<boolean> => {
-    if (i > 0) await pause(latency.perChunkMs, gone);
+    if (i > 0 && latency.perChunkMs) await pause(firstAt + i * latency.perChunkMs - performance.now(), gone);
     if (gone.aborted) return false;
     res.write(chunk);
     return true;
