@@ -36,8 +36,8 @@ const REPLY =
 const SPEECH_MS_PER_CHAR = 60;
 /** Playback and recording 100× faster than real time: turn_ms ends when playback starts, so it is unaffected. */
 const SPEED = 100;
-/** 10 calls × 3 turns for the overhead figures (the streaming run of the comparison, too). */
-const STREAMING_CALLS = 10;
+/** 10 calls × 3 turns for the overhead figures (the streaming run of the comparison, too); TURN_CALLS=n. */
+const STREAMING_CALLS = Number(process.env['TURN_CALLS'] ?? 10);
 const WHOLE_REPLY_CALLS = 2;
 const WAV_WRITES = 30;
 
