@@ -6,6 +6,7 @@ import { parseWav } from '../audio/wav.js';
 import type { Clock } from '../core/clock.js';
 import { CallHangupError, isAbort, ProviderError } from '../core/errors.js';
 import type { ChatMessage, LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
+import { servedBy } from '../providers/wrap/fallback.js';
 import type { ConversationResolution, MessageRole, QueuedRow } from '../store/rows.js';
 import type { Channel } from './channel.js';
 import { buildSystemPrompt, phrasesFor, type Phrases } from './prompts.js';
@@ -208,7 +209,7 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       }
       silentTurns = 0;
       turn++;
-      message('user', text, { stt_provider: providers.stt.info.vendor, stt_ms: sttMs });
+      message('user', text, { stt_provider: servedBy(providers.stt).vendor, stt_ms: sttMs });
       history.push({ role: 'user', content: text });
       callLog.info({ turn, sttMs, pii: { text } }, 'caller said');
 
@@ -235,8 +236,8 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       if (spoken !== '') {
         history.push({ role: 'assistant', content: spoken });
         message('assistant', spoken, {
-          llm_provider: providers.llm.info.vendor,
-          tts_provider: providers.tts.info.vendor,
+          llm_provider: servedBy(providers.llm).vendor,
+          tts_provider: servedBy(providers.tts).vendor,
           llm_first_token_ms: reply.llmFirstTokenMs,
           tts_first_byte_ms: reply.ttsFirstByteMs,
           turn_ms: reply.turnMs,
@@ -244,9 +245,9 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       }
       deps.onTurn?.({
         providers: {
-          stt: providers.stt.info.vendor,
-          llm: providers.llm.info.vendor,
-          tts: providers.tts.info.vendor,
+          stt: servedBy(providers.stt).vendor,
+          llm: servedBy(providers.llm).vendor,
+          tts: servedBy(providers.tts).vendor,
         },
         sttMs,
         llmFirstTokenMs: reply.llmFirstTokenMs,

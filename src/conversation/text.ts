@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { ChatMessage, LlmProvider, ToolCall, TtsProvider } from '../providers/types.js';
+import { servedBy } from '../providers/wrap/fallback.js';
 import type { ConversationResolution, QueuedRow } from '../store/rows.js';
 import { streamLlmSentences } from './llm-turn.js';
 import { buildSystemPrompt, phrasesFor } from './prompts.js';
@@ -116,10 +117,10 @@ export class TextConversation {
     if (reply !== '') {
       this.#history.push({ role: 'assistant', content: reply });
       this.transcript.message(this.#turn, 'assistant', reply, {
-        llm_provider: llm.info.vendor,
+        llm_provider: servedBy(llm).vendor,
         llm_first_token_ms: turn.firstTokenMs,
         ...(tts
-          ? { tts_provider: tts.provider.info.vendor, tts_first_byte_ms: audio[0]?.firstByteMs ?? null }
+          ? { tts_provider: servedBy(tts.provider).vendor, tts_first_byte_ms: audio[0]?.firstByteMs ?? null }
           : {}),
       });
     }

@@ -59,7 +59,8 @@ export interface Harness {
     extension?: string;
     secretary?: Partial<SecretaryInput>;
     ai?: FakeOpenAi;
-    extraLlm?: { baseUrl: string; priority: number };
+    /** A second LLM provider (vendor `name`, default openai) for fallback. */
+    extraLlm?: { baseUrl: string; priority: number; name?: string };
   }): Promise<Tenant>;
   call(t: Tenant, opts?: Partial<PlaceCallOptions>): ReturnType<FakeFreeSwitch['placeCall']>;
   /** The conversation row of a call once its end was written (polls; the write queue is asynchronous). */
@@ -139,12 +140,18 @@ export async function startHarness(opts: { speed?: number; fillerAfterMs?: numbe
     async tenant(t = {}) {
       const domain = await createDomain(sql);
       const baseUrl = (t.ai ?? ai).baseUrl;
-      const mk = (type: 'stt' | 'llm' | 'tts', model: string, priority = 100, url = baseUrl) =>
+      const mk = (
+        type: 'stt' | 'llm' | 'tts',
+        model: string,
+        priority = 100,
+        url = baseUrl,
+        name = 'openai',
+      ) =>
         providersRepo.create(
           domain.domain_uuid,
           {
             provider_type: type,
-            provider_name: 'openai',
+            provider_name: name,
             config: { base_url: url, model },
             secrets: { api_key: FAKE_API_KEY },
             is_default: priority === 100,
@@ -155,7 +162,9 @@ export async function startHarness(opts: { speed?: number; fillerAfterMs?: numbe
       const stt = await mk('stt', 'whisper-1');
       const llm = await mk('llm', 'gpt-4o-mini');
       const tts = await mk('tts', 'tts-1');
-      if (t.extraLlm) await mk('llm', 'backup-llm', t.extraLlm.priority, t.extraLlm.baseUrl);
+      if (t.extraLlm) {
+        await mk('llm', 'backup-llm', t.extraLlm.priority, t.extraLlm.baseUrl, t.extraLlm.name);
+      }
       const extension = t.extension ?? String(ext++);
       const sec = await secretaries.create(domain.domain_uuid, {
         secretary_name: 'Ana',

@@ -43,8 +43,8 @@ describe('provider failures', () => {
     });
   });
 
-  it('LLM down with a second LLM provider configured: the fallback answers', async () => {
-    const t = await h.tenant({ extraLlm: { baseUrl: backup.baseUrl, priority: 200 } });
+  it('LLM down with a second LLM provider configured: the fallback answers, and its row names it', async () => {
+    const t = await h.tenant({ extraLlm: { baseUrl: backup.baseUrl, priority: 200, name: 'groq' } });
     h.ai.on('transcriptions', () => ({ type: 'transcription', text: 'Qual o endereço?' }));
     h.ai.script(
       'chat',
@@ -66,6 +66,12 @@ describe('provider failures', () => {
     expect((backupChats[0]?.body as { model: string }).model).toBe('backup-llm');
     const msgs = await h.messages(conv.voice_conversation_uuid);
     expect(msgs.filter((m) => m.role === 'assistant').map((m) => m.content)).toContain('Rua das Flores, 10.');
+    // The answer came from the fallback: its row says groq, not the secretary's openai LLM that failed.
+    expect(msgs.find((m) => m.content === 'Rua das Flores, 10.')).toMatchObject({
+      llm_provider: 'groq',
+      tts_provider: 'openai',
+    });
+    expect(msgs.find((m) => m.role === 'user')).toMatchObject({ stt_provider: 'openai' });
   });
 
   it('LLM down with no other provider: apology, then transfer to the operator; resolution error', async () => {

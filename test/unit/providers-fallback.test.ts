@@ -3,7 +3,7 @@ import { AbortedError, ProviderError } from '../../src/core/errors.js';
 import { createOpenAiLlm } from '../../src/providers/llm/openai.js';
 import { createOpenAiStt } from '../../src/providers/stt/openai.js';
 import type { LlmEvent, LlmProvider } from '../../src/providers/types.js';
-import { withFallback } from '../../src/providers/wrap/fallback.js';
+import { servedBy, withFallback } from '../../src/providers/wrap/fallback.js';
 import { FAKE_API_KEY, captureLog, fakeConfig } from '../fakes/openai-rows.js';
 import { serverError, startFakeOpenAi, tone, type FakeOpenAi } from '../fakes/openai-server.js';
 
@@ -39,6 +39,26 @@ async function drain(events: AsyncIterable<LlmEvent>, seen: LlmEvent[] = []): Pr
 }
 
 describe('withFallback', () => {
+  it('servedBy names the provider that answered last: the first until it fails, then the fallback', async () => {
+    const llm = withFallback(llms());
+    expect(servedBy(llm).providerUuid).toBe('uuid-a'); // nothing answered yet: the face
+    a.script('chat', { type: 'chat', text: 'do primeiro' });
+    await drain(llm.stream(REQ, new AbortController().signal));
+    expect(servedBy(llm).vendor).toBe('openai');
+    a.script('chat', serverError(503));
+    b.script('chat', { type: 'chat', text: 'do segundo' });
+    const seen: LlmEvent[] = [];
+    expect(await drain(llm.stream(REQ, new AbortController().signal), seen)).toBeUndefined();
+    expect(seen.some((e) => e.type === 'text')).toBe(true);
+    expect(servedBy(llm)).toMatchObject({ vendor: 'groq', model: 'llama-3.3-70b' });
+    a.script('chat', { type: 'chat', text: 'de volta' });
+    await drain(llm.stream(REQ, new AbortController().signal));
+    expect(servedBy(llm).vendor).toBe('openai');
+    // A lone provider is not a chain: servedBy is its own info.
+    const single = llms()[1] as LlmProvider;
+    expect(servedBy(single)).toBe(single.info);
+  });
+
   it('moves to the next provider when the first fails, and logs it', async () => {
     const { log, lines } = captureLog();
     a.script('transcriptions', serverError(500));
