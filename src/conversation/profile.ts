@@ -15,6 +15,7 @@ export function secretaryProfile(s: SecretaryWithProviders, domainName: string):
     farewell: s.farewell,
     maxTurns: s.max_turns,
     maxSilentTurns: s.max_silent_turns,
+    idleTimeoutSeconds: s.idle_timeout_seconds,
     recordMaxSeconds: s.record_max_seconds,
     silenceThreshold: s.silence_threshold,
     silenceSeconds: s.silence_seconds,

@@ -28,6 +28,8 @@ export interface SecretaryProfile {
   farewell: string;
   maxTurns: number;
   maxSilentTurns: number;
+  /** The farewell also comes once the caller's silent recordings add up to this long (since they last spoke). */
+  idleTimeoutSeconds: number;
   recordMaxSeconds: number;
   silenceThreshold: number;
   silenceSeconds: number;
@@ -166,10 +168,15 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     if (greetDigit !== undefined) return onDigit(greetDigit);
 
     let silentTurns = 0;
-    /** One more silent turn: the farewell after max_silent_turns, else "are you still there?". */
-    const silence = async (): Promise<End | undefined> => {
+    let silentMs = 0;
+    /**
+     * One more silent turn (`recordMs` of silence): the farewell after max_silent_turns or idle_timeout_seconds
+     * of silence, else "are you still there?".
+     */
+    const silence = async (recordMs: number): Promise<End | undefined> => {
       silentTurns++;
-      if (silentTurns >= sec.maxSilentTurns) {
+      silentMs += recordMs;
+      if (silentTurns >= sec.maxSilentTurns || silentMs >= sec.idleTimeoutSeconds * 1000) {
         await goodbye(signal);
         return { resolution: 'silence' };
       }
@@ -193,7 +200,7 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       const audio = await readCallerAudio(file, callLog);
       if (!audio || !hasSpeech(audio.samples, audio.sampleRateHz, { threshold: sec.silenceThreshold })) {
         callLog.info({ silentTurns: silentTurns + 1, recordMs: rec.recordMs }, 'caller silent');
-        const ended = await silence();
+        const ended = await silence(rec.recordMs);
         if (ended) return ended;
         continue;
       }
@@ -203,11 +210,12 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       const text = heard.text.trim();
       if (text === '') {
         callLog.info({ silentTurns: silentTurns + 1, sttMs }, 'transcript empty');
-        const ended = await silence();
+        const ended = await silence(rec.recordMs);
         if (ended) return ended;
         continue;
       }
       silentTurns = 0;
+      silentMs = 0;
       turn++;
       message('user', text, { stt_provider: servedBy(providers.stt).vendor, stt_ms: sttMs });
       history.push({ role: 'user', content: text });

@@ -61,6 +61,23 @@ describe('who answers, and how', () => {
     expect(spoken).toContain('Você ainda está aí?');
   });
 
+  it('idle_timeout_seconds ends a silent call before max_silent_turns: farewell, resolution silence', async () => {
+    // Each silent recording is 0.98 s (1 s of silence ends it; the frame that ends it is not kept), so
+    // 2 s of idle time are reached on the third silent turn, long before the tenth.
+    const t = await h.tenant({
+      secretary: { max_silent_turns: 10, idle_timeout_seconds: 2, silence_seconds: 1 },
+    });
+    const call = h.call(t, {
+      script: Array.from({ length: 6 }, () => ({ type: 'silence', ms: 1500 }) as const),
+    });
+    await call.ended;
+    const conv = await h.conversation(call.uuid);
+    expect(conv).toMatchObject({ resolution: 'silence', total_turns: 0 });
+    expect(call.executed.filter((e) => e.app === 'record')).toHaveLength(3);
+    // Greeting, "are you still there?" twice, then the farewell.
+    expect(call.executed.filter((e) => e.app === 'playback')).toHaveLength(4);
+  });
+
   it('a Latin-1 caller name from the trunk is stored as João', async () => {
     const t = await h.tenant();
     h.ai.script('transcriptions', { type: 'transcription', text: 'Tchau.' });
