@@ -55,7 +55,7 @@ export function createResampler(fromHz: number, toHz: number): Resampler {
   // The stream is taken as preceded and followed by silence: the history starts with the zeros before sample
   // 0 and flush appends the zeros after the last one, so every output reads all its taps from history without
   // range checks. buf is reused (grown, never shrunk; consumed input is moved down in place): a call's TTS
-  // streams through here, and a fresh array per chunk was megabytes of garbage per turn.
+  // streams through here, and a fresh array per chunk was about a megabyte of garbage per turn.
   const lead = half - 1;
   let buf = new Float64Array(Math.max(4096, 2 * taps));
   let len = lead;
