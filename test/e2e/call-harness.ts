@@ -11,8 +11,7 @@ import { pino, type Logger } from 'pino';
 import { parseWav } from '../../src/audio/wav.js';
 import { loadConfig } from '../../src/config.js';
 import { startDaemon, type Daemon } from '../../src/main.js';
-import { createProvidersRepo } from '../../src/store/repos/providers.js';
-import { createSecretariesRepo, type SecretaryInput } from '../../src/store/repos/secretaries.js';
+import type { SecretaryInput } from '../../src/store/repos/secretaries.js';
 import {
   startFakeFreeSwitch,
   type CallerStep,
@@ -21,7 +20,8 @@ import {
 } from '../fakes/fake-freeswitch/index.js';
 import { FAKE_API_KEY } from '../fakes/openai-rows.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
-import { createDomain, testSql, type Sql, type TestDomain } from '../helpers/db.js';
+import { testSql, type Sql } from '../helpers/db.js';
+import { createTenant, type Tenant } from '../helpers/tenant.js';
 
 export const ENCRYPTION_KEY = 'e2e-test-key-0123456789abcdef';
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/audio');
@@ -42,11 +42,7 @@ export function utterance(rateHz: 8000 | 16000 = 8000): CallerStep[] {
   ];
 }
 
-export interface Tenant extends TestDomain {
-  secretaryUuid: string;
-  extension: string;
-  providers: { stt: string; llm: string; tts: string };
-}
+export type { Tenant };
 
 export interface Harness {
   sql: Sql;
@@ -59,8 +55,8 @@ export interface Harness {
     extension?: string;
     secretary?: Partial<SecretaryInput>;
     ai?: FakeOpenAi;
-    /** A second LLM provider (vendor `name`, default openai) for fallback. */
-    extraLlm?: { baseUrl: string; priority: number; name?: string };
+    /** A second LLM provider (model backup-llm; vendor `name`, default openai), tried after the first. */
+    extraLlm?: { baseUrl: string; name?: string };
   }): Promise<Tenant>;
   call(t: Tenant, opts?: Partial<PlaceCallOptions>): ReturnType<FakeFreeSwitch['placeCall']>;
   /** The conversation row of a call once its end was written (polls; the write queue is asynchronous). */
@@ -126,8 +122,6 @@ export async function startHarness(opts: { speed?: number; fillerAfterMs?: numbe
     { write: (s: string) => void logs.push(JSON.parse(s) as Record<string, unknown>) },
   );
   const daemon = await startDaemon(config, { log, fillerAfterMs: opts.fillerAfterMs ?? 60_000 });
-  const providersRepo = createProvidersRepo(sql);
-  const secretaries = createSecretariesRepo(sql);
   let ext = 8000;
 
   const harness: Harness = {
@@ -138,53 +132,27 @@ export async function startHarness(opts: { speed?: number; fillerAfterMs?: numbe
     logs,
     audioDir,
     async tenant(t = {}) {
-      const domain = await createDomain(sql);
-      const baseUrl = (t.ai ?? ai).baseUrl;
-      const mk = (
-        type: 'stt' | 'llm' | 'tts',
-        model: string,
-        priority = 100,
-        url = baseUrl,
-        name = 'openai',
-      ) =>
-        providersRepo.create(
-          domain.domain_uuid,
-          {
-            provider_type: type,
-            provider_name: name,
-            config: { base_url: url, model },
-            secrets: { api_key: FAKE_API_KEY },
-            is_default: priority === 100,
-            priority,
-          },
-          ENCRYPTION_KEY,
-        );
-      const stt = await mk('stt', 'whisper-1');
-      const llm = await mk('llm', 'gpt-4o-mini');
-      const tts = await mk('tts', 'tts-1');
-      if (t.extraLlm) {
-        await mk('llm', 'backup-llm', t.extraLlm.priority, t.extraLlm.baseUrl, t.extraLlm.name);
-      }
-      const extension = t.extension ?? String(ext++);
-      const sec = await secretaries.create(domain.domain_uuid, {
-        secretary_name: 'Ana',
-        extension,
-        greeting: 'Olá, aqui é a Ana.',
-        farewell: 'Até logo!',
-        language: 'pt-BR',
-        stt_provider_uuid: stt.provider_uuid,
-        llm_provider_uuid: llm.provider_uuid,
-        tts_provider_uuid: tts.provider_uuid,
-        silence_seconds: 1,
-        record_max_seconds: 10,
-        ...t.secretary,
+      const provider = { baseUrl: (t.ai ?? ai).baseUrl, apiKey: FAKE_API_KEY };
+      const extra = t.extraLlm;
+      return createTenant(sql, {
+        provider,
+        ...(extra
+          ? {
+              llm: [
+                provider,
+                {
+                  baseUrl: extra.baseUrl,
+                  apiKey: FAKE_API_KEY,
+                  model: 'backup-llm',
+                  ...(extra.name ? { name: extra.name } : {}),
+                },
+              ],
+            }
+          : {}),
+        extension: t.extension ?? String(ext++),
+        ...(t.secretary ? { secretary: t.secretary } : {}),
+        encryptionKey: ENCRYPTION_KEY,
       });
-      return {
-        ...domain,
-        secretaryUuid: sec.voice_secretary_uuid,
-        extension,
-        providers: { stt: stt.provider_uuid, llm: llm.provider_uuid, tts: tts.provider_uuid },
-      };
     },
     call(t, o = {}) {
       return fs.placeCall({

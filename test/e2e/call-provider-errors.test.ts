@@ -44,7 +44,7 @@ describe('provider failures', () => {
   });
 
   it('LLM down with a second LLM provider configured: the fallback answers, and its row names it', async () => {
-    const t = await h.tenant({ extraLlm: { baseUrl: backup.baseUrl, priority: 200, name: 'groq' } });
+    const t = await h.tenant({ extraLlm: { baseUrl: backup.baseUrl, name: 'groq' } });
     h.ai.on('transcriptions', () => ({ type: 'transcription', text: 'Qual o endereço?' }));
     h.ai.script(
       'chat',

@@ -8,10 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { createProvidersRepo } from '../../src/store/repos/providers.js';
-import { createSecretariesRepo, type SecretaryInput } from '../../src/store/repos/secretaries.js';
 import type { PlaceCallOptions } from '../fakes/fake-freeswitch/index.js';
-import { createDomain, type Sql, type TestDomain } from '../helpers/db.js';
+import type { Sql } from '../helpers/db.js';
+import { createTenant as createSharedTenant, type Tenant, type TenantOptions } from '../helpers/tenant.js';
 import type { ConversationRow } from './call-harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -181,65 +180,15 @@ export async function spawnDaemon(opts: SpawnDaemonOptions): Promise<DaemonProce
   };
 }
 
-export interface ProviderKey {
-  baseUrl: string;
-  apiKey: string;
-}
+export type { ProviderKey } from '../helpers/tenant.js';
+export type OpsTenant = Tenant;
 
-export interface OpsTenant extends TestDomain {
-  secretaryUuid: string;
-  extension: string;
-}
-
-export interface TenantOptions {
-  /** STT and TTS (and the LLM unless `llm` is given). */
-  provider: ProviderKey;
-  /** LLM rows in the order they are to be tried: the first is the secretary's own and the default. */
-  llm?: readonly ProviderKey[];
-  extension?: string;
-  secretary?: Partial<SecretaryInput>;
-  /** Encrypts the rows' secrets; default the child daemons' key. */
-  encryptionKey?: string;
-}
-
-/** A fresh domain with OpenAI-compatible providers (secrets encrypted) and a secretary 'Ana' on `extension`. */
-export async function createTenant(sql: Sql, opts: TenantOptions): Promise<OpsTenant> {
-  const domain = await createDomain(sql);
-  const providers = createProvidersRepo(sql);
-  const key = opts.encryptionKey ?? OPS_ENCRYPTION_KEY;
-  const mk = (type: 'stt' | 'llm' | 'tts', model: string, p: ProviderKey, priority = 100) =>
-    providers.create(
-      domain.domain_uuid,
-      {
-        provider_type: type,
-        provider_name: 'openai',
-        config: { base_url: p.baseUrl, model },
-        secrets: { api_key: p.apiKey },
-        is_default: priority === 100,
-        priority,
-      },
-      key,
-    );
-  const stt = await mk('stt', 'whisper-1', opts.provider);
-  const tts = await mk('tts', 'tts-1', opts.provider);
-  const llmKeys = opts.llm ?? [opts.provider];
-  const llms = [];
-  for (const [i, p] of llmKeys.entries()) llms.push(await mk('llm', 'gpt-4o-mini', p, 100 + 100 * i));
-  const extension = opts.extension ?? '8000';
-  const sec = await createSecretariesRepo(sql).create(domain.domain_uuid, {
-    secretary_name: 'Ana',
-    extension,
-    greeting: 'Olá, aqui é a Ana.',
-    farewell: 'Até logo!',
-    language: 'pt-BR',
-    stt_provider_uuid: stt.provider_uuid,
-    llm_provider_uuid: llms[0]?.provider_uuid ?? null,
-    tts_provider_uuid: tts.provider_uuid,
-    silence_seconds: 1,
-    record_max_seconds: 10,
-    ...opts.secretary,
-  });
-  return { ...domain, secretaryUuid: sec.voice_secretary_uuid, extension };
+/** createTenant with the child daemons' key unless another is given. */
+export function createTenant(
+  sql: Sql,
+  opts: Omit<TenantOptions, 'encryptionKey'> & { encryptionKey?: string },
+): Promise<OpsTenant> {
+  return createSharedTenant(sql, { ...opts, encryptionKey: opts.encryptionKey ?? OPS_ENCRYPTION_KEY });
 }
 
 /** What the dialplan's `socket` app would send for a call to `t`'s secretary on the daemon at `port`. */
