@@ -6,7 +6,7 @@ import { DEMO_DOMAIN } from '../../src/cli/demo-seed.js';
 import { FAKE_API_KEY } from '../fakes/openai-rows.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
 import { createDomain, testSql, type Sql } from '../helpers/db.js';
-import { cliEnv, runCli, uuidIn } from './cli-support.js';
+import { addProviderViaCli, cliEnv, runCli, uuidIn } from './cli-support.js';
 
 let sql: Sql;
 let ai: FakeOpenAi;
@@ -26,25 +26,17 @@ describe('voice-ai chat', () => {
   it('talks to the secretary through the conversation engine, shows tools and latency, stores the rows', async () => {
     const d = await createDomain(sql);
     const env = cliEnv({ VOICE_AI_SPOOL_DIR: spool });
-    const llm = await runCli(
-      [
-        'providers',
-        'add',
-        '--domain',
-        d.domain_name,
-        '--type',
-        'llm',
-        '--name',
-        'openai',
-        '--config',
-        JSON.stringify({ base_url: ai.baseUrl, model: 'gpt-4o-mini' }),
-        '--secret',
-        `api_key=${FAKE_API_KEY}`,
-        '--default',
-      ],
+    const llm = await addProviderViaCli(
+      d.domain_name,
+      {
+        type: 'llm',
+        name: 'openai',
+        config: { base_url: ai.baseUrl, model: 'gpt-4o-mini' },
+        secret: `api_key=${FAKE_API_KEY}`,
+        flags: ['--default'],
+      },
       env,
     );
-    expect(llm.code).toBe(0);
     const sec = await runCli(
       [
         'secretaries',
@@ -56,7 +48,7 @@ describe('voice-ai chat', () => {
         '--name',
         'Bia',
         '--llm',
-        uuidIn(llm.stdout),
+        llm,
         '--transfer-extension',
         '1001',
         '--greeting',

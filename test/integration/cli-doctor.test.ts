@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_API_KEY } from '../fakes/openai-rows.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
 import { createDomain, testSql } from '../helpers/db.js';
-import { cliEnv, deadPort, runCli } from './cli-support.js';
+import { addProviderViaCli, cliEnv, deadPort, runCli } from './cli-support.js';
 
 /** Just enough of FreeSWITCH's event socket: auth/request, then `auth <password>` → +OK accepted or -ERR. */
 async function startFakeEsl(password: string): Promise<{ port: number; server: Server }> {
@@ -63,34 +63,18 @@ const env = (extra: Record<string, string | undefined> = {}) =>
 describe('voice-ai doctor', () => {
   it('passes every check against a healthy setup, providers included', async () => {
     const d = await createDomain(sql);
-    const config = JSON.stringify({ base_url: fake.baseUrl, model: 'gpt-4o-mini' });
-    await runCli([
-      'providers',
-      'add',
-      '--domain',
-      d.domain_name,
-      '--type',
-      'llm',
-      '--name',
-      'openai',
-      '--config',
-      config,
-      '--secret',
-      `api_key=${FAKE_API_KEY}`,
-    ]);
-    await runCli([
-      'providers',
-      'add',
-      '--domain',
-      d.domain_name,
-      '--type',
-      'llm',
-      '--name',
-      'ollama',
-      '--config',
-      '{"model":"off"}',
-      '--disabled',
-    ]);
+    await addProviderViaCli(d.domain_name, {
+      type: 'llm',
+      name: 'openai',
+      config: { base_url: fake.baseUrl, model: 'gpt-4o-mini' },
+      secret: `api_key=${FAKE_API_KEY}`,
+    });
+    await addProviderViaCli(d.domain_name, {
+      type: 'llm',
+      name: 'ollama',
+      config: { model: 'off' },
+      flags: ['--disabled'],
+    });
     const r = await runCli(['doctor', '--domain', d.domain_name], env());
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
@@ -130,19 +114,11 @@ describe('voice-ai doctor', () => {
 
   it('FAIL for an audio dir FreeSWITCH cannot enter, a missing spool dir and an unreachable provider', async () => {
     const d = await createDomain(sql);
-    const config = JSON.stringify({ base_url: `http://127.0.0.1:${await deadPort()}/v1`, model: 'm' });
-    await runCli([
-      'providers',
-      'add',
-      '--domain',
-      d.domain_name,
-      '--type',
-      'embeddings',
-      '--name',
-      'ollama',
-      '--config',
-      config,
-    ]);
+    await addProviderViaCli(d.domain_name, {
+      type: 'embeddings',
+      name: 'ollama',
+      config: { base_url: `http://127.0.0.1:${await deadPort()}/v1`, model: 'm' },
+    });
     const closed = await mkdtemp(path.join(dir, 'closed-'));
     const r = await runCli(
       ['doctor', '--domain', d.domain_name, '--timeout-ms', '2000'],

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_API_KEY } from '../fakes/openai-rows.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
 import { createDomain, testSql, type TestDomain } from '../helpers/db.js';
-import { cliEnv, deadPort, runCli, uuidIn } from './cli-support.js';
+import { addProviderViaCli, cliEnv, deadPort, runCli, uuidIn } from './cli-support.js';
 
 const sql = testSql();
 let fake: FakeOpenAi;
@@ -23,26 +23,12 @@ async function addProvider(
   type: keyof typeof MODELS | 'realtime',
   baseUrl: string,
 ): Promise<string> {
-  const config = JSON.stringify({
-    base_url: baseUrl,
-    model: type === 'realtime' ? 'gpt-realtime' : MODELS[type],
-  });
-  const r = await runCli([
-    'providers',
-    'add',
-    '--domain',
-    d.domain_name,
-    '--type',
+  return addProviderViaCli(d.domain_name, {
     type,
-    '--name',
-    'openai',
-    '--config',
-    config,
-    '--secret',
-    `api_key=${FAKE_API_KEY}`,
-  ]);
-  expect(r.stderr).toBe('');
-  return uuidIn(r.stdout);
+    name: 'openai',
+    config: { base_url: baseUrl, model: type === 'realtime' ? 'gpt-realtime' : MODELS[type] },
+    secret: `api_key=${FAKE_API_KEY}`,
+  });
 }
 
 describe('voice-ai providers test', () => {

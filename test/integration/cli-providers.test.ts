@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createProvidersRepo } from '../../src/store/repos/providers.js';
 import { createDomain, testSql } from '../helpers/db.js';
-import { CLI_KEY, cliEnv, runCli, uuidIn } from './cli-support.js';
+import { CLI_KEY, addProviderViaCli, cliEnv, runCli, uuidIn } from './cli-support.js';
 
 const sql = testSql();
 const providers = createProvidersRepo(sql);
@@ -67,19 +67,8 @@ describe('voice-ai providers add / list / update / remove', () => {
 
   it('filters the list by --type', async () => {
     const d = await createDomain(sql);
-    await runCli([
-      'providers',
-      'add',
-      '--domain',
-      d.domain_name,
-      '--type',
-      'llm',
-      '--name',
-      'ollama',
-      '--config',
-      '{"model":"llama3"}',
-    ]);
-    await runCli(['providers', 'add', '--domain', d.domain_name, '--type', 'tts', '--name', 'espeak']);
+    await addProviderViaCli(d.domain_name, { type: 'llm', name: 'ollama', config: { model: 'llama3' } });
+    await addProviderViaCli(d.domain_name, { type: 'tts', name: 'espeak' });
     const rows = JSON.parse(
       (await runCli(['providers', 'list', '--domain', d.domain_name, '--type', 'tts', '--json'])).stdout,
     ) as { name: string }[];
@@ -88,24 +77,12 @@ describe('voice-ai providers add / list / update / remove', () => {
 
   it('updates config, secrets, default, priority and enabled; removes', async () => {
     const d = await createDomain(sql);
-    const uuid = uuidIn(
-      (
-        await runCli([
-          'providers',
-          'add',
-          '--domain',
-          d.domain_name,
-          '--type',
-          'stt',
-          '--name',
-          'groq',
-          '--config',
-          '{"model":"whisper-large-v3"}',
-          '--secret',
-          'api_key=a',
-        ])
-      ).stdout,
-    );
+    const uuid = await addProviderViaCli(d.domain_name, {
+      type: 'stt',
+      name: 'groq',
+      config: { model: 'whisper-large-v3' },
+      secret: 'api_key=a',
+    });
     const up = await runCli([
       'providers',
       'update',
@@ -144,10 +121,7 @@ describe('voice-ai providers add / list / update / remove', () => {
   it("cannot touch another domain's provider", async () => {
     const a = await createDomain(sql);
     const b = await createDomain(sql);
-    const uuid = uuidIn(
-      (await runCli(['providers', 'add', '--domain', a.domain_name, '--type', 'tts', '--name', 'espeak']))
-        .stdout,
-    );
+    const uuid = await addProviderViaCli(a.domain_name, { type: 'tts', name: 'espeak' });
     for (const sub of [
       ['remove', uuid],
       ['update', uuid, '--priority', '1'],

@@ -71,3 +71,29 @@ export async function dropScratch(url: string, sql: Sql): Promise<void> {
     await admin.end();
   }
 }
+
+/** One `providers add` through the CLI, for tests that need a provider row as setup; its uuid. */
+export async function addProviderViaCli(
+  domain: string,
+  p: {
+    type: string;
+    name: string;
+    config?: string | Record<string, unknown>;
+    /** `api_key=...` and the like. */
+    secret?: string;
+    /** More flags: --default, --disabled, --priority N. */
+    flags?: readonly string[];
+  },
+  env: NodeJS.ProcessEnv = cliEnv(),
+): Promise<string> {
+  const args = ['providers', 'add', '--domain', domain, '--type', p.type, '--name', p.name];
+  if (p.config !== undefined) {
+    args.push('--config', typeof p.config === 'string' ? p.config : JSON.stringify(p.config));
+  }
+  if (p.secret !== undefined) args.push('--secret', p.secret);
+  const r = await runCli([...args, ...(p.flags ?? [])], env);
+  if (r.code !== 0 || r.stderr !== '') {
+    throw new Error(`providers add failed (${r.code}): ${r.stderr || r.stdout}`);
+  }
+  return uuidIn(r.stdout);
+}
