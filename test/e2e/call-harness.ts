@@ -12,6 +12,7 @@ import { parseWav } from '../../src/audio/wav.js';
 import { loadConfig } from '../../src/config.js';
 import { startDaemon, type Daemon } from '../../src/main.js';
 import type { SecretaryInput } from '../../src/store/repos/secretaries.js';
+import type { MessageRow } from '../../src/store/repos/types.js';
 import {
   startFakeFreeSwitch,
   type CallerStep,
@@ -80,19 +81,21 @@ export interface ConversationRow {
   transferred_to: string | null;
 }
 
-export interface MessageRowRead {
-  turn: number;
-  seq: number;
-  role: string;
-  content: string;
-  stt_provider: string | null;
-  llm_provider: string | null;
-  tts_provider: string | null;
-  stt_ms: number | null;
-  llm_first_token_ms: number | null;
-  tts_first_byte_ms: number | null;
-  turn_ms: number | null;
-}
+/** The columns the tests read back from v_voice_messages. */
+export type MessageRowRead = Pick<
+  MessageRow,
+  | 'turn'
+  | 'seq'
+  | 'role'
+  | 'content'
+  | 'stt_provider'
+  | 'llm_provider'
+  | 'tts_provider'
+  | 'stt_ms'
+  | 'llm_first_token_ms'
+  | 'tts_first_byte_ms'
+  | 'turn_ms'
+>;
 
 export async function startHarness(opts: { speed?: number; fillerAfterMs?: number } = {}): Promise<Harness> {
   const sql = testSql();
