@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { createResampler } from '../audio/resample.js';
 import { writeWavAtomic } from '../audio/wav.js';
 import type { Clock } from '../core/clock.js';
-import type { TtsProvider } from '../providers/types.js';
+import type { ProviderInfo, TtsProvider } from '../providers/types.js';
+import { servedBy } from '../providers/wrap/fallback.js';
 
 export interface SynthesisResult {
   file: string;
@@ -59,7 +60,9 @@ export async function synthesizeToFile(
 /**
  * Greetings and fixed phrases, synthesized once and kept on disk keyed by (provider, voice, rate, text), so a
  * busy extension does not pay TTS for "Olá! Como posso ajudar?" on every call. Concurrent misses share one
- * synthesis.
+ * synthesis. When a fallback provider did the synthesis (the secretary's own TTS was down), the file is kept
+ * under the fallback's key, not the secretary's: once its own TTS is back, its voice is synthesized again
+ * rather than the fallback's voice being played for good.
  */
 export class PromptCache {
   readonly #dir: string;
@@ -71,19 +74,25 @@ export class PromptCache {
     this.#clock = clock;
   }
 
+  #file(
+    info: ProviderInfo,
+    text: string,
+    opts: { rateHz: number; voice?: string; language: string },
+  ): string {
+    const key = createHash('sha256')
+      .update([info.vendor, info.model, opts.voice ?? '', opts.language, opts.rateHz, text].join('\u0000'))
+      .digest('hex')
+      .slice(0, 32);
+    return path.join(this.#dir, `${key}.wav`);
+  }
+
   async get(
     tts: TtsProvider,
     text: string,
     opts: { rateHz: number; voice?: string; language: string; signal: AbortSignal },
   ): Promise<string> {
-    const key = createHash('sha256')
-      .update(
-        [tts.info.vendor, tts.info.model, opts.voice ?? '', opts.language, opts.rateHz, text].join('\u0000'),
-      )
-      .digest('hex')
-      .slice(0, 32);
-    const file = path.join(this.#dir, `${key}.wav`);
-    const pending = this.#inflight.get(key);
+    const file = this.#file(tts.info, text, opts);
+    const pending = this.#inflight.get(file);
     if (pending) return pending;
     const work = (async () => {
       try {
@@ -103,14 +112,18 @@ export class PromptCache {
           text,
           opts.voice === undefined ? synthOpts : { ...synthOpts, voice: opts.voice },
         );
-        return file;
+        const served = servedBy(tts);
+        if (served === tts.info) return file;
+        const theirs = this.#file(served, text, opts);
+        await rename(file, theirs);
+        return theirs;
       }
     })();
-    this.#inflight.set(key, work);
+    this.#inflight.set(file, work);
     try {
       return await work;
     } finally {
-      this.#inflight.delete(key);
+      this.#inflight.delete(file);
     }
   }
 }
