@@ -3,8 +3,10 @@
  * /work/shared/reference/providers.md §1 and §8).
  */
 
-/** Pacing of a reply: before the status line, and between chunks. */
-/** Counted from the request's last byte reaching the fake: chunk i is sent at firstByteMs + i * perChunkMs. */
+/**
+ * Pacing of a reply: before the status line, and between chunks. Counted from the request's last byte reaching
+ * the fake: chunk i is sent at firstByteMs + i * perChunkMs.
+ */
 export interface FakeLatency {
   firstByteMs?: number;
   perChunkMs?: number;
