@@ -17,6 +17,29 @@ export function parseFlags<O extends Options>(argv: string[], options: O) {
   }
 }
 
+/**
+ * Runs the handler named by `sub`: no sub-command prints `help` and is exit 2; an unknown one is an
+ * InvalidInputError naming the known ones, in the order given.
+ */
+export function runSubcommand(
+  sub: string | undefined,
+  handlers: Record<string, () => Promise<number>>,
+  help: string,
+  out: (s: string) => void,
+): Promise<number> {
+  if (sub === undefined) {
+    out(help);
+    return Promise.resolve(2);
+  }
+  const handler = Object.hasOwn(handlers, sub) ? handlers[sub] : undefined;
+  if (handler === undefined) {
+    throw new InvalidInputError(
+      `unknown sub-command "${sub}" (expected: ${Object.keys(handlers).join(', ')})`,
+    );
+  }
+  return handler();
+}
+
 /** Prints rows as an aligned table (or JSON with --json). */
 export function printTable(rows: Record<string, unknown>[], json: boolean, out: (s: string) => void): void {
   if (json) {

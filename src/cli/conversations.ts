@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { InvalidInputError } from '../core/errors.js';
-import { parseFlags, printTable } from './args.js';
+import { parseFlags, printTable, runSubcommand } from './args.js';
 import { intFlag, positionals, requireUuid, resolveDomain, withRepos } from './resolve.js';
 
 export const conversationsHelp = `Usage:
@@ -22,17 +22,12 @@ export async function runConversations(
   out: Out,
 ): Promise<number> {
   const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'list':
-      return list(rest, config, out);
-    case 'show':
-      return show(rest, config, out);
-    case undefined:
-      out(conversationsHelp);
-      return 2;
-    default:
-      throw new InvalidInputError(`unknown sub-command "${sub}" (expected: list, show)`);
-  }
+  return runSubcommand(
+    sub,
+    { list: () => list(rest, config, out), show: () => show(rest, config, out) },
+    conversationsHelp,
+    out,
+  );
 }
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { InvalidInputError } from '../core/errors.js';
 import type { Sql } from '../store/db.js';
 import type { Db } from '../store/repos/types.js';
-import { parseFlags } from './args.js';
+import { parseFlags, runSubcommand } from './args.js';
 import { intFlag, positionals, required, resolveDomain, withRepos, type ResolvedDomain } from './resolve.js';
 
 export const dialplanHelp = `Usage:
@@ -35,17 +35,12 @@ type Out = (s: string) => void;
 /** `voice-ai dialplan <sub-command>`: returns the exit code. */
 export async function runDialplan(argv: string[], config: Config, _log: Logger, out: Out): Promise<number> {
   const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'install':
-      return install(rest, config, out);
-    case 'remove':
-      return remove(rest, config, out);
-    case undefined:
-      out(dialplanHelp);
-      return 2;
-    default:
-      throw new InvalidInputError(`unknown sub-command "${sub}" (expected: install, remove)`);
-  }
+  return runSubcommand(
+    sub,
+    { install: () => install(rest, config, out), remove: () => remove(rest, config, out) },
+    dialplanHelp,
+    out,
+  );
 }
 
 export interface DialplanEntry {

@@ -6,7 +6,7 @@ import { createLocalProvider, isLocalProviderName } from '../providers/local/ind
 import { OPENAI_COMPATIBLE, openAiConfigFromRow } from '../providers/openai-compatible.js';
 import { rotateKey } from '../store/secrets.js';
 import type { JsonObject, ProviderType } from '../store/repos/types.js';
-import { parseFlags, printTable } from './args.js';
+import { parseFlags, printTable, runSubcommand } from './args.js';
 import { formatProbe, probeProvider } from './provider-probe.js';
 import {
   KNOWN_PROVIDER_NAMES,
@@ -48,29 +48,20 @@ type Out = (s: string) => void;
 /** `voice-ai providers <sub-command>`: returns the exit code. */
 export async function runProviders(argv: string[], config: Config, log: Logger, out: Out): Promise<number> {
   const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'add':
-      return add(rest, config, out);
-    case 'list':
-      return list(rest, config, out);
-    case 'update':
-      return update(rest, config, out);
-    case 'remove':
-      return remove(rest, config, out);
-    case 'test':
-      return test(rest, config, log, out);
-    case 'rotate-key':
-      return rotate(rest, config, out);
-    case undefined:
-    case '--help':
-    case '-h':
-      out(providersHelp);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new InvalidInputError(
-        `unknown sub-command "${sub}" (expected: add, list, update, remove, test, rotate-key)`,
-      );
-  }
+  // --help and -h never get here: cli() prints every command's help before dispatching.
+  return runSubcommand(
+    sub,
+    {
+      add: () => add(rest, config, out),
+      list: () => list(rest, config, out),
+      update: () => update(rest, config, out),
+      remove: () => remove(rest, config, out),
+      test: () => test(rest, config, log, out),
+      'rotate-key': () => rotate(rest, config, out),
+    },
+    providersHelp,
+    out,
+  );
 }
 
 const secretFlag = { type: 'string', multiple: true } as const;

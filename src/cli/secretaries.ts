@@ -6,7 +6,7 @@ import type { Repos } from '../store/repos/index.js';
 import { isUuid } from '../store/repos/helpers.js';
 import type { SecretaryPatch } from '../store/repos/secretaries.js';
 import type { ProcessingMode, ProviderType, SecretaryRow } from '../store/repos/types.js';
-import { parseFlags, printTable } from './args.js';
+import { parseFlags, printTable, runSubcommand } from './args.js';
 import {
   intFlag,
   positionals,
@@ -93,21 +93,17 @@ export async function runSecretaries(
   out: Out,
 ): Promise<number> {
   const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'add':
-      return add(rest, config, out);
-    case 'list':
-      return list(rest, config, out);
-    case 'update':
-      return update(rest, config, out, false);
-    case 'disable':
-      return update(rest, config, out, true);
-    case undefined:
-      out(secretariesHelp);
-      return 2;
-    default:
-      throw new InvalidInputError(`unknown sub-command "${sub}" (expected: add, list, update, disable)`);
-  }
+  return runSubcommand(
+    sub,
+    {
+      add: () => add(rest, config, out),
+      list: () => list(rest, config, out),
+      update: () => update(rest, config, out, false),
+      disable: () => update(rest, config, out, true),
+    },
+    secretariesHelp,
+    out,
+  );
 }
 
 async function add(argv: string[], config: Config, out: Out): Promise<number> {
