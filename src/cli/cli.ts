@@ -107,7 +107,8 @@ export async function cli(
     out(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
+  // Own properties only: "constructor" or "toString" are not commands.
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     io.stderr(`voice-ai: unknown command "${name}"\n${usage()}\n`);
     return 2;

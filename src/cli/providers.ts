@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { InvalidInputError } from '../core/errors.js';
 import { createLocalProvider, isLocalProviderName } from '../providers/local/index.js';
-import { OPENAI_COMPATIBLE, openAiConfigFromRow } from '../providers/openai-compatible.js';
+import { openAiCompatible, openAiConfigFromRow } from '../providers/openai-compatible.js';
 import { rotateKey } from '../store/secrets.js';
 import type { JsonObject, ProviderType } from '../store/repos/types.js';
 import { parseFlags, printTable, runSubcommand } from './args.js';
@@ -270,7 +270,7 @@ function requireEncryptionKey(config: Config, purpose: string): string {
  * adapter only validates (no request, no process), so the registry's own modules do the checking.
  */
 function checkAdapterConfig(name: string, type: ProviderType, config: JsonObject, hasApiKey: boolean): void {
-  const vendor = OPENAI_COMPATIBLE[name];
+  const vendor = openAiCompatible(name);
   if (vendor?.requiresKey === true && !hasApiKey) {
     throw new InvalidInputError(`provider ${name} needs its API key: add --secret api_key=...`);
   }

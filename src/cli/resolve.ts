@@ -6,7 +6,7 @@
 import type { Config } from '../config.js';
 import { InvalidInputError } from '../core/errors.js';
 import { isLocalProviderName } from '../providers/local/index.js';
-import { OPENAI_COMPATIBLE } from '../providers/openai-compatible.js';
+import { OPENAI_COMPATIBLE, openAiCompatible } from '../providers/openai-compatible.js';
 import { createPool, type Sql } from '../store/db.js';
 import { createRepos, type Repos } from '../store/repos/index.js';
 import { isUuid } from '../store/repos/helpers.js';
@@ -29,7 +29,7 @@ export const KNOWN_PROVIDER_NAMES: readonly string[] = [
 
 /** True for a provider_name the registry can build (asks the provider modules themselves). */
 export function isKnownProviderName(name: string): boolean {
-  return Object.hasOwn(OPENAI_COMPATIBLE, name) || isLocalProviderName(name);
+  return openAiCompatible(name) !== undefined || isLocalProviderName(name);
 }
 
 /** A domain the operator named by domain_name (case-insensitive) or domain_uuid. */

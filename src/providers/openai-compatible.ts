@@ -15,6 +15,11 @@ export const OPENAI_COMPATIBLE: Readonly<Record<string, { baseUrl: string; requi
   localai: { baseUrl: 'http://127.0.0.1:8080/v1', requiresKey: false },
 };
 
+/** The vendor entry for `name`; undefined for anything else ("constructor" included: own keys only). */
+export function openAiCompatible(name: string): { baseUrl: string; requiresKey: boolean } | undefined {
+  return Object.hasOwn(OPENAI_COMPATIBLE, name) ? OPENAI_COMPATIBLE[name] : undefined;
+}
+
 const OPENAI_DEFAULT_MODELS: Record<BuildableKind, string> = {
   stt: 'whisper-1',
   llm: 'gpt-4o-mini',
@@ -38,7 +43,7 @@ export interface OpenAiConfig {
 /** Validates a row and resolves defaults; InvalidInputError naming the row when it cannot work. */
 export function openAiConfigFromRow(row: ProviderRow, kind: BuildableKind, fetchFn: FetchFn): OpenAiConfig {
   const vendor = row.provider_name;
-  const defaults = OPENAI_COMPATIBLE[vendor];
+  const defaults = openAiCompatible(vendor);
   const where = `provider ${row.provider_uuid} (${vendor} ${kind})`;
   if (!defaults) throw new InvalidInputError(`${where}: unknown provider_name`);
   const c = row.config;

@@ -4,7 +4,7 @@ import { createOpenAiEmbeddings } from './embeddings/openai.js';
 import { createOpenAiLlm } from './llm/openai.js';
 import { createLocalProvider, isLocalProviderName } from './local/index.js';
 import {
-  OPENAI_COMPATIBLE,
+  openAiCompatible,
   openAiConfigFromRow,
   optionalPositive,
   type OpenAiConfig,
@@ -66,7 +66,7 @@ export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderR
 
   const buildOne = <K extends BuildableKind>(row: ProviderRow, kind: K): ProviderByKind[K] => {
     const local = isLocalProviderName(row.provider_name);
-    if (!local && OPENAI_COMPATIBLE[row.provider_name] === undefined) {
+    if (!local && openAiCompatible(row.provider_name) === undefined) {
       throw new InvalidInputError(
         `provider ${row.provider_uuid}: unknown provider_name '${row.provider_name}'`,
       );

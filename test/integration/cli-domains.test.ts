@@ -50,12 +50,19 @@ describe('voice-ai domains, help and usage errors', () => {
       ['domains', 'delete'],
       ['domains', 'list', '--bogus'],
       ['providers', 'frobnicate'],
+      ['secretaries', 'hasOwnProperty'],
       ['secretaries', 'list', 'extra-arg', '--domain', 'x'],
     ]) {
       const r = await runCli(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stdout).toBe('');
+    }
+    // Names of Object.prototype members are unknown commands too, not a crash.
+    for (const name of ['constructor', 'toString']) {
+      const r = await runCli([name]);
+      expect(r.code, name).toBe(2);
+      expect(r.stderr, name).toMatch(new RegExp(`^voice-ai: unknown command "${name}"\n`));
     }
     const noDb = await runCli(['domains', 'list'], cliEnv({ DATABASE_URL: undefined }));
     expect(noDb.code).toBe(2);

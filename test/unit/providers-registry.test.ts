@@ -57,6 +57,8 @@ describe('provider registry', () => {
       fakeRow('not a url', 'stt', { is_default: true, provider_uuid: 'bad-url' }),
       fakeRow(fake(0).baseUrl, 'stt', { provider_uuid: 'no-key', secrets: null }),
       fakeRow(fake(0).baseUrl, 'stt', { provider_uuid: 'unknown', provider_name: 'whisperx' }),
+      // A name of an Object.prototype member is unknown too (a row edited by hand in the database).
+      fakeRow(fake(0).baseUrl, 'stt', { provider_uuid: 'proto', provider_name: 'constructor' }),
       fakeRow(fake(0).baseUrl, 'stt', { provider_uuid: 'bad-timeout', config: { timeout_ms: 'soon' } }),
       fakeRow(fake(1).baseUrl, 'stt', { provider_uuid: 'good', priority: 500 }),
     ];
@@ -70,11 +72,18 @@ describe('provider registry', () => {
     );
     expect(result.text).toBe('funciona');
     const skipped = lines.filter((l) => l['msg'] === 'provider row skipped');
-    expect(skipped.map((l) => l['providerUuid'])).toEqual(['bad-url', 'no-key', 'unknown', 'bad-timeout']);
+    expect(skipped.map((l) => l['providerUuid'])).toEqual([
+      'bad-url',
+      'no-key',
+      'unknown',
+      'proto',
+      'bad-timeout',
+    ]);
     expect(skipped.map((l) => l['reason'])).toEqual([
       'provider bad-url (openai stt): base_url is not a URL',
       'provider no-key (openai stt): secret api_key is missing',
       "provider unknown: unknown provider_name 'whisperx'",
+      "provider proto: unknown provider_name 'constructor'",
       'provider bad-timeout (openai stt): config.timeout_ms must be a positive number',
     ]);
   });
