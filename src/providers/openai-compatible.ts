@@ -105,7 +105,8 @@ export function optionalPositive(c: Readonly<Record<string, unknown>>, key: stri
   return v;
 }
 
-function optionalString(
+/** A non-empty string from config, or undefined; InvalidInputError when it is there but not a string. */
+export function optionalString(
   c: Readonly<Record<string, unknown>>,
   key: string,
   where: string,

@@ -7,7 +7,7 @@
  *   pocketsphinx stt         the PocketSphinx programs (US English)
  */
 import { InvalidInputError } from '../../core/errors.js';
-import { optionalPositive } from '../openai-compatible.js';
+import { optionalPositive, optionalString } from '../openai-compatible.js';
 import type { BuildableKind, ProviderByKind, ProviderRow } from '../types.js';
 import { createLocalHashEmbeddings, DEFAULT_HASH_DIMENSIONS, LOCAL_HASH_MODEL } from './embeddings.js';
 import { createEspeakTts } from './espeak.js';
@@ -118,15 +118,4 @@ function buildPocketsphinx(row: ProviderRow, where: string): ProviderByKind['stt
 /** The last part of a model path, as the model name in logs and metrics. */
 function modelName(p: string): string {
   return p.replace(/\/+$/, '').split('/').pop() ?? p;
-}
-
-function optionalString(
-  c: Readonly<Record<string, unknown>>,
-  key: string,
-  where: string,
-): string | undefined {
-  const v = c[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new InvalidInputError(`${where}: config.${key} must be a string`);
-  return v;
 }
