@@ -1,4 +1,4 @@
-import { assertSecretaryInDomain, columnsOf, inTransaction, pick, valuesOf } from './helpers.js';
+import { assertSecretaryInDomain, columnsOf, firstRow, inTransaction, pick, valuesOf } from './helpers.js';
 import type { Db, DocumentChunkRow, DocumentRow } from './types.js';
 
 type Settable = Omit<
@@ -76,9 +76,7 @@ export function createDocumentsRepo(sql: Db): DocumentsRepo {
         const values = pick(input, cols, { domain_uuid: domainUuid });
         const rows = await tx<DocumentRow[]>`
           INSERT INTO v_voice_documents ${valuesOf(tx, values, [...cols, 'domain_uuid'])} RETURNING *`;
-        const row = rows[0];
-        if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
-        return row;
+        return firstRow(rows);
       });
     },
 

@@ -54,6 +54,13 @@ export function valuesOf(db: Db, values: Record<string, unknown>, columns: reado
   return helper(values, [...columns]);
 }
 
+/** The row an INSERT … RETURNING gave back (it always gives one; anything else is a bug). */
+export function firstRow<T>(rows: readonly T[]): T {
+  const row = rows[0];
+  if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
+  return row;
+}
+
 /** The listed properties of `obj` as a plain record, plus `extra` (which wins). */
 export function pick<T extends object>(
   obj: T,

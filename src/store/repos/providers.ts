@@ -11,7 +11,7 @@ import {
   validateSecrets,
   wrongKeyError,
 } from '../secrets.js';
-import { inTransaction } from './helpers.js';
+import { firstRow, inTransaction } from './helpers.js';
 import {
   PROVIDER_TYPES,
   type Db,
@@ -202,12 +202,6 @@ export function createProvidersRepo(sql: Db): ProvidersRepo {
       return res.count > 0;
     },
   };
-}
-
-function firstRow<T>(rows: readonly T[]): T {
-  const row = rows[0];
-  if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
-  return row;
 }
 
 function checkInput(input: ProviderInput): void {

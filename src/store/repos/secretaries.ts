@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../../core/errors.js';
-import { columnsOf, inTransaction, pick, valuesOf } from './helpers.js';
+import { columnsOf, firstRow, inTransaction, pick, valuesOf } from './helpers.js';
 import type { Db, ProviderType, SecretaryRow, SecretaryWithProviders } from './types.js';
 
 type Settable = Omit<SecretaryRow, 'voice_secretary_uuid' | 'domain_uuid' | 'created_at' | 'updated_at'>;
@@ -109,9 +109,7 @@ export function createSecretariesRepo(sql: Db): SecretariesRepo {
           INSERT INTO v_voice_secretaries
           ${valuesOf(tx, pick(input, cols, { domain_uuid: domainUuid }), [...cols, 'domain_uuid'])}
           RETURNING *`;
-        const row = rows[0];
-        if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
-        return row;
+        return firstRow(rows);
       });
     },
 

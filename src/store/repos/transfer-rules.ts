@@ -1,4 +1,4 @@
-import { assertSecretaryInDomain, columnsOf, inTransaction, valuesOf } from './helpers.js';
+import { assertSecretaryInDomain, columnsOf, firstRow, inTransaction, valuesOf } from './helpers.js';
 import type { Db, TransferRuleRow } from './types.js';
 
 type Settable = Omit<
@@ -69,9 +69,7 @@ export function createTransferRulesRepo(sql: Db): TransferRulesRepo {
         const values = { ...toValues(tx, input, cols), domain_uuid: domainUuid };
         const rows = await tx<TransferRuleRow[]>`
           INSERT INTO v_voice_transfer_rules ${valuesOf(tx, values, [...cols, 'domain_uuid'])} RETURNING *`;
-        const row = rows[0];
-        if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
-        return row;
+        return firstRow(rows);
       });
     },
 
