@@ -12,7 +12,7 @@ import { parseWav } from '../../src/audio/wav.js';
 import { loadConfig } from '../../src/config.js';
 import { startDaemon, type Daemon } from '../../src/main.js';
 import type { SecretaryInput } from '../../src/store/repos/secretaries.js';
-import type { MessageRow } from '../../src/store/repos/types.js';
+import type { ConversationRow, MessageRow } from '../../src/store/repos/types.js';
 import {
   startFakeFreeSwitch,
   type CallerStep,
@@ -66,20 +66,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface ConversationRow {
-  voice_conversation_uuid: string;
-  domain_uuid: string;
-  voice_secretary_uuid: string | null;
-  call_uuid: string;
-  caller_id_number: string | null;
-  caller_id_name: string | null;
-  processing_mode: string;
-  ended_at: Date | null;
-  duration_seconds: number | null;
-  total_turns: number;
-  resolution: string | null;
-  transferred_to: string | null;
-}
+/** v_voice_conversations as the tests read it back (SELECT *). */
+export type { ConversationRow };
 
 /** The columns the tests read back from v_voice_messages. */
 export type MessageRowRead = Pick<
