@@ -26,31 +26,38 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Races a promise against a timeout and a signal; cleans up both whatever wins. */
+/**
+ * Races a promise against a timeout and a signal; cleans up both whatever wins. No timeout when `timeoutMs`
+ * is undefined. On expiry it rejects with `onTimeout()`, by default a TimeoutError naming `what`.
+ */
 export function withTimeout<T>(
   promise: Promise<T>,
-  timeoutMs: number,
+  timeoutMs: number | undefined,
   what: string,
   signal?: AbortSignal,
+  onTimeout: () => Error = () => new TimeoutError(`${what} timed out after ${timeoutMs} ms`),
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const cleanup = (): void => {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     };
     const onAbort = (): void => {
       cleanup();
       reject(new AbortedError(`${what} aborted`, { cause: signal?.reason }));
     };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new TimeoutError(`${what} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
     if (signal?.aborted) {
       onAbort();
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        cleanup();
+        reject(onTimeout());
+      }, timeoutMs);
+    }
     promise.then(
       (v) => {
         cleanup();

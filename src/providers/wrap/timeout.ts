@@ -1,4 +1,5 @@
-import { AbortedError, ProviderError, TimeoutError } from '../../core/errors.js';
+import { ProviderError, TimeoutError } from '../../core/errors.js';
+import { withTimeout as withinTimeout } from '../../core/abort.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { AnyProvider, ProviderInfo } from '../types.js';
 import { around, linkedController, type Op } from './combine.js';
@@ -83,38 +84,9 @@ function race<T>(
   signal: AbortSignal,
   attempt: AbortController,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const cleanup = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    };
-    const onAbort = (): void => {
-      cleanup();
-      reject(new AbortedError(`${info.vendor} ${info.kind} aborted`, { cause: signal.reason }));
-    };
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    if (limitMs !== undefined) {
-      timer = setTimeout(() => {
-        cleanup();
-        const cause = new TimeoutError(`${info.vendor} ${info.kind} ${what} timed out after ${limitMs} ms`);
-        attempt.abort(cause);
-        reject(new ProviderError(info.vendor, cause.message, { retryable: true, cause }));
-      }, limitMs);
-    }
-    promise.then(
-      (v) => {
-        cleanup();
-        resolve(v);
-      },
-      (err: unknown) => {
-        cleanup();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
+  return withinTimeout(promise, limitMs, `${info.vendor} ${info.kind}`, signal, () => {
+    const cause = new TimeoutError(`${info.vendor} ${info.kind} ${what} timed out after ${limitMs} ms`);
+    attempt.abort(cause);
+    return new ProviderError(info.vendor, cause.message, { retryable: true, cause });
   });
 }
