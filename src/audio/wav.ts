@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { chmod, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AudioFormatError, InvalidInputError } from '../core/errors.js';
 import { throwIfAborted } from '../core/abort.js';
@@ -264,18 +264,14 @@ export async function writeWavAtomic(
   const dir = path.dirname(filePath);
   // Dot-prefixed and not ending in .wav, so nothing globbing the directory for audio picks it up.
   const tmp = path.join(dir, `.${path.basename(filePath)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', mode);
   let renamed = false;
   try {
-    if (durable) {
-      const fh = await open(tmp, 'wx', mode);
-      try {
-        await fh.writeFile(bytes);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    } else {
-      await writeFile(tmp, bytes, { flag: 'wx', mode });
+    try {
+      await fh.writeFile(bytes);
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
     }
     // open()'s mode passes through the umask; chmod sets exactly what we asked for when the umask would take
     // bits away (with the unit's UMask=0027 it does not, and the turn saves a file-system round trip).
