@@ -28,7 +28,7 @@ export async function benchSecretaryLookup(sqlUrl: string): Promise<SecretaryLoo
     const extensions: string[] = [];
     for (let i = 0; i < EXTENSIONS; i++) {
       const extension = String(5000 + i);
-      await repo.create(domainUuid, { secretary_name: `Bench ${i}`, extension, greeting: 'Olá' });
+      await repo.create(domainUuid, { name: `Bench ${i}`, extension, greeting: 'Olá' });
       extensions.push(extension);
     }
     // Listening only from now on: the inserts' notifications are not ours, so nothing drops the warm cache.

@@ -185,7 +185,7 @@ export async function startTurnRig(databaseUrl: string, fakesConfig: FakesConfig
     const extensions = { warmup: '8001', measured: '8000' } as const;
     for (const kind of ['warmup', 'measured'] as const) {
       await createSecretariesRepo(sql).create(domainUuid, {
-        secretary_name: 'Ana',
+        name: 'Ana',
         extension: extensions[kind],
         greeting: 'Olá, aqui é a Ana.',
         farewell: 'Até logo!',
@@ -230,7 +230,7 @@ export async function startTurnRig(databaseUrl: string, fakesConfig: FakesConfig
       }
       const rows = await sql<{ turn: number; turn_ms: number | null }[]>`
         SELECT turn, turn_ms FROM v_voice_messages
-        WHERE voice_conversation_uuid = ${conv.voice_conversation_uuid} AND role = 'assistant' AND turn > 0
+        WHERE conversation_uuid = ${conv.conversation_uuid} AND role = 'assistant' AND turn > 0
         ORDER BY seq`;
       return {
         turns: rows.map((r) => {
@@ -270,13 +270,11 @@ export async function startTurnRig(databaseUrl: string, fakesConfig: FakesConfig
 async function endedConversation(
   sql: postgres.Sql,
   callUuid: string,
-): Promise<{ voice_conversation_uuid: string; resolution: string | null; total_turns: number }> {
+): Promise<{ conversation_uuid: string; resolution: string | null; total_turns: number }> {
   // The write queue is asynchronous: the end row lands a little after the call.
   for (let i = 0; i < 400; i++) {
-    const rows = await sql<
-      { voice_conversation_uuid: string; resolution: string | null; total_turns: number }[]
-    >`
-      SELECT voice_conversation_uuid, resolution, total_turns FROM v_voice_conversations
+    const rows = await sql<{ conversation_uuid: string; resolution: string | null; total_turns: number }[]>`
+      SELECT conversation_uuid, resolution, total_turns FROM v_voice_conversations
       WHERE call_uuid = ${callUuid} AND ended_at IS NOT NULL`;
     if (rows[0]) return rows[0];
     await new Promise((r) => setTimeout(r, 10));

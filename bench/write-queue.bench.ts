@@ -22,10 +22,10 @@ export type WriteQueueFigures = {
   ratio: number;
 };
 
-function message(domain_uuid: string, voice_conversation_uuid: string, seq: number): MessageRow {
+function message(domain_uuid: string, conversation_uuid: string, seq: number): MessageRow {
   return {
-    voice_message_uuid: randomUUID(),
-    voice_conversation_uuid,
+    message_uuid: randomUUID(),
+    conversation_uuid,
     domain_uuid,
     turn: seq >> 1,
     seq,
@@ -54,15 +54,15 @@ export async function benchWriteQueue(databaseUrl: string): Promise<WriteQueueFi
       VALUES (${domain_uuid}, ${`bench-${domain_uuid.slice(0, 8)}.invalid`}, true)`;
     const conversations = Array.from({ length: CONVERSATIONS }, () => randomUUID());
     await queue.start();
-    for (const voice_conversation_uuid of conversations) {
+    for (const conversation_uuid of conversations) {
       queue.enqueue({
         type: 'conversation_start',
         row: {
-          voice_conversation_uuid,
+          conversation_uuid,
           domain_uuid,
-          voice_secretary_uuid: null,
+          secretary_uuid: null,
           call_uuid: randomUUID(),
-          caller_id_number: '+15550100',
+          caller_id: '+15550100',
           caller_id_name: null,
           destination_number: '8000',
           processing_mode: 'turn_based',
@@ -128,9 +128,9 @@ export async function benchWriteQueue(databaseUrl: string): Promise<WriteQueueFi
 
 async function insertOne(sql: postgres.Sql, r: MessageRow): Promise<void> {
   await sql`
-    INSERT INTO v_voice_messages (voice_message_uuid, voice_conversation_uuid, domain_uuid, turn, seq, role, content,
+    INSERT INTO v_voice_messages (message_uuid, conversation_uuid, domain_uuid, turn, seq, role, content,
       stt_provider, llm_provider, tts_provider, stt_ms, llm_first_token_ms, tts_first_byte_ms, turn_ms, created_at)
-    VALUES (${r.voice_message_uuid}, ${r.voice_conversation_uuid}, ${r.domain_uuid}, ${r.turn}, ${r.seq}, ${r.role},
+    VALUES (${r.message_uuid}, ${r.conversation_uuid}, ${r.domain_uuid}, ${r.turn}, ${r.seq}, ${r.role},
       ${r.content}, ${r.stt_provider}, ${r.llm_provider}, ${r.tts_provider}, ${r.stt_ms}, ${r.llm_first_token_ms},
       ${r.tts_first_byte_ms}, ${r.turn_ms}, ${r.created_at})
     ON CONFLICT DO NOTHING`;

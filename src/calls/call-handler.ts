@@ -73,7 +73,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
         );
         return;
       }
-      log = log.child({ domain: domainName, secretary: secretary.voice_secretary_uuid });
+      log = log.child({ domain: domainName, secretary: secretary.secretary_uuid });
       if (secretary.processing_mode !== 'turn_based') {
         // Streaming (mod_audio_stream) is not built yet; `auto` is meant to fall back, and so does `realtime`
         // rather than failing the call.

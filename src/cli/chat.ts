@@ -82,7 +82,7 @@ export async function runChat(
       ...(sayDir ? { say: { dir: sayDir, rateHz: 16000 } } : {}),
     });
     out(
-      `# ${session.secretary.secretary_name} (${extension}@${session.domainName}), llm ${session.llmName}${session.ttsName ? `, tts ${session.ttsName}` : ''}`,
+      `# ${session.secretary.name} (${extension}@${session.domainName}), llm ${session.llmName}${session.ttsName ? `, tts ${session.ttsName}` : ''}`,
     );
     const lines = values.message ?? createInterface({ input: process.stdin, terminal: false });
     try {

@@ -65,9 +65,9 @@ async function list(argv: string[], config: Config, out: Out): Promise<number> {
   }
   printTable(
     rows.map((c) => ({
-      conversation_uuid: c.voice_conversation_uuid,
+      conversation_uuid: c.conversation_uuid,
       started_at: c.started_at,
-      caller: c.caller_id_number,
+      caller: c.caller_id,
       destination: c.destination_number,
       seconds: c.duration_seconds,
       turns: c.total_turns,
@@ -110,10 +110,8 @@ async function show(argv: string[], config: Config, out: Out): Promise<number> {
     return 0;
   }
   const c = conversation;
-  out(`conversation ${c.voice_conversation_uuid} (call ${c.call_uuid})`);
-  out(
-    `  caller ${c.caller_id_number ?? '?'} ${c.caller_id_name ?? ''} -> ${c.destination_number ?? '?'}`.trimEnd(),
-  );
+  out(`conversation ${c.conversation_uuid} (call ${c.call_uuid})`);
+  out(`  caller ${c.caller_id ?? '?'} ${c.caller_id_name ?? ''} -> ${c.destination_number ?? '?'}`.trimEnd());
   out(
     `  started ${c.started_at.toISOString()}, ${c.duration_seconds ?? '?'} s, ${c.total_turns} turns, ${c.processing_mode}`,
   );

@@ -67,7 +67,7 @@ export async function seedDemo(sql: Sql, withSpeech: boolean): Promise<{ domainU
     const llm = await upsert('llm', 'local', { knowledge: DEMO_KNOWLEDGE, language: 'pt-BR' });
     const tts = withSpeech ? await upsert('tts', 'espeak', { language: 'pt-BR' }) : null;
     const settings = {
-      secretary_name: 'Ana',
+      name: 'Ana',
       greeting: 'Clínica Bem Estar, aqui é a Ana, assistente virtual. Como posso ajudar?',
       farewell: 'Obrigada pela ligação. Até logo!',
       system_prompt: 'Você é Ana, secretária virtual da Clínica Bem Estar. Seja breve e cordial.',
@@ -78,7 +78,7 @@ export async function seedDemo(sql: Sql, withSpeech: boolean): Promise<{ domainU
       is_enabled: true,
     };
     const existing = await repos.secretaries.findByExtension(d, DEMO_EXTENSION);
-    if (existing) await repos.secretaries.update(d, existing.voice_secretary_uuid, settings);
+    if (existing) await repos.secretaries.update(d, existing.secretary_uuid, settings);
     else await repos.secretaries.create(d, { ...settings, extension: DEMO_EXTENSION });
     return { domainUuid: d };
   });

@@ -82,7 +82,7 @@ export async function runDemo(
       conv
         ? [
             {
-              conversation: conv.voice_conversation_uuid,
+              conversation: conv.conversation_uuid,
               resolution: conv.resolution,
               transferred_to: conv.transferred_to,
               total_turns: conv.total_turns,

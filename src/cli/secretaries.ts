@@ -116,14 +116,14 @@ async function add(argv: string[], config: Config, out: Out): Promise<number> {
     const fields = await settingsFrom(values, repos, domain);
     const input = {
       ...fields,
-      secretary_name: fields.secretary_name ?? '',
+      name: fields.name ?? '',
       extension: fields.extension ?? '',
     };
     return explainConflicts(domain, input.extension, () =>
       repos.secretaries.create(domain.domain_uuid, input),
     );
   });
-  out(`added secretary "${row.secretary_name}" on extension ${row.extension}: ${row.voice_secretary_uuid}`);
+  out(`added secretary "${row.name}" on extension ${row.extension}: ${row.secretary_uuid}`);
   return 0;
 }
 
@@ -147,7 +147,7 @@ async function list(argv: string[], config: Config, out: Out): Promise<number> {
   printTable(
     rows.map((s) => ({
       extension: s.extension,
-      name: s.secretary_name,
+      name: s.name,
       enabled: s.is_enabled,
       mode: s.processing_mode,
       language: s.language,
@@ -155,7 +155,7 @@ async function list(argv: string[], config: Config, out: Out): Promise<number> {
       llm: name(s.llm_provider_uuid),
       tts: name(s.tts_provider_uuid),
       transfer: s.transfer_extension,
-      uuid: s.voice_secretary_uuid,
+      uuid: s.secretary_uuid,
     })),
     false,
     out,
@@ -178,13 +178,12 @@ async function update(argv: string[], config: Config, out: Out, disable: boolean
       throw new InvalidInputError('nothing to update: give at least one setting');
     const extension = patch.extension ?? current.extension;
     const updated = await explainConflicts(domain, extension, () =>
-      repos.secretaries.update(domain.domain_uuid, current.voice_secretary_uuid, patch),
+      repos.secretaries.update(domain.domain_uuid, current.secretary_uuid, patch),
     );
-    if (updated === undefined)
-      throw new InvalidInputError(`secretary ${current.voice_secretary_uuid} is gone`);
+    if (updated === undefined) throw new InvalidInputError(`secretary ${current.secretary_uuid} is gone`);
     return { row: updated, changed: !disable || current.is_enabled };
   });
-  const what = `secretary "${row.secretary_name}" on extension ${row.extension} (${row.voice_secretary_uuid})`;
+  const what = `secretary "${row.name}" on extension ${row.extension} (${row.secretary_uuid})`;
   out(disable ? (changed ? `disabled ${what}` : `${what} was already disabled`) : `updated ${what}`);
   return 0;
 }
@@ -202,7 +201,7 @@ async function resolveSecretary(repos: Repos, domain: ResolvedDomain, value: str
   if (rows.length === 0)
     throw new InvalidInputError(`no secretary on extension ${value} in ${domain.domain_name}`);
   throw new InvalidInputError(
-    `several disabled secretaries on extension ${value}: use a uuid (${rows.map((s) => s.voice_secretary_uuid).join(', ')})`,
+    `several disabled secretaries on extension ${value}: use a uuid (${rows.map((s) => s.secretary_uuid).join(', ')})`,
   );
 }
 
@@ -212,7 +211,7 @@ async function settingsFrom(values: Values, repos: Repos, domain: ResolvedDomain
   const text = (flag: Setting): string | undefined => values[flag];
   const orNull = (v: string): string | null => (v === '' || v === 'none' ? null : v);
 
-  if (text('name') !== undefined) patch.secretary_name = required(text('name'), 'name');
+  if (text('name') !== undefined) patch.name = required(text('name'), 'name');
   const extension = text('extension');
   if (extension !== undefined) patch.extension = checkExtension(extension, 'extension');
   const transfer = text('transfer-extension');

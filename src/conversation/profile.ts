@@ -4,10 +4,10 @@ import type { SecretaryProfile } from './session.js';
 /** The secretary as a conversation needs it, from its v_voice_secretaries row and its domain's name. */
 export function secretaryProfile(s: SecretaryWithProviders, domainName: string): SecretaryProfile {
   return {
-    secretaryUuid: s.voice_secretary_uuid,
+    secretaryUuid: s.secretary_uuid,
     domainUuid: s.domain_uuid,
     domainName,
-    name: s.secretary_name,
+    name: s.name,
     language: s.language,
     ...(s.voice ? { voice: s.voice } : {}),
     systemPrompt: s.system_prompt,

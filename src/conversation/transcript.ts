@@ -38,11 +38,11 @@ export class Transcript {
     sink.enqueue({
       type: 'conversation_start',
       row: {
-        voice_conversation_uuid: this.conversationUuid,
+        conversation_uuid: this.conversationUuid,
         domain_uuid: start.domainUuid,
-        voice_secretary_uuid: start.secretaryUuid,
+        secretary_uuid: start.secretaryUuid,
         call_uuid: start.callUuid,
-        caller_id_number: start.caller.number,
+        caller_id: start.caller.number,
         caller_id_name: start.caller.name,
         destination_number: start.caller.destination,
         processing_mode: start.processingMode,
@@ -55,8 +55,8 @@ export class Transcript {
     this.#sink.enqueue({
       type: 'message',
       row: {
-        voice_message_uuid: randomUUID(),
-        voice_conversation_uuid: this.conversationUuid,
+        message_uuid: randomUUID(),
+        conversation_uuid: this.conversationUuid,
         domain_uuid: this.#domainUuid,
         turn,
         seq: this.#seq++,
@@ -79,7 +79,7 @@ export class Transcript {
     this.#sink.enqueue({
       type: 'conversation_end',
       row: {
-        voice_conversation_uuid: this.conversationUuid,
+        conversation_uuid: this.conversationUuid,
         domain_uuid: this.#domainUuid,
         ended_at: endedAt.toISOString(),
         duration_seconds: Math.max(0, Math.round((endedAt.getTime() - this.startedAt.getTime()) / 1000)),

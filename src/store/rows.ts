@@ -19,11 +19,11 @@ export type ConversationResolution = Resolution;
 
 /** v_voice_conversations as inserted when a call starts. */
 export interface ConversationStartRow {
-  voice_conversation_uuid: string;
+  conversation_uuid: string;
   domain_uuid: string;
-  voice_secretary_uuid: string | null;
+  secretary_uuid: string | null;
   call_uuid: string;
-  caller_id_number: string | null;
+  caller_id: string | null;
   caller_id_name: string | null;
   destination_number: string | null;
   processing_mode: ConversationProcessingMode;
@@ -35,7 +35,7 @@ export type MessageRow = Omit<StoredMessageRow, 'created_at'> & { created_at: st
 
 /** The columns set on v_voice_conversations when a call ends. */
 export interface ConversationEndRow {
-  voice_conversation_uuid: string;
+  conversation_uuid: string;
   domain_uuid: string;
   ended_at: string;
   duration_seconds: number | null;
@@ -53,11 +53,11 @@ export type QueuedRowType = QueuedRow['type'];
 
 /** Each column with its Postgres type; `satisfies` makes sure no column of a row is left out. */
 const CONVERSATION_START_TYPES = {
-  voice_conversation_uuid: 'uuid',
+  conversation_uuid: 'uuid',
   domain_uuid: 'uuid',
-  voice_secretary_uuid: 'uuid',
+  secretary_uuid: 'uuid',
   call_uuid: 'text',
-  caller_id_number: 'text',
+  caller_id: 'text',
   caller_id_name: 'text',
   destination_number: 'text',
   processing_mode: 'text',
@@ -65,8 +65,8 @@ const CONVERSATION_START_TYPES = {
 } as const satisfies Record<keyof ConversationStartRow, string>;
 
 const MESSAGE_TYPES = {
-  voice_message_uuid: 'uuid',
-  voice_conversation_uuid: 'uuid',
+  message_uuid: 'uuid',
+  conversation_uuid: 'uuid',
   domain_uuid: 'uuid',
   turn: 'integer',
   seq: 'integer',
@@ -83,7 +83,7 @@ const MESSAGE_TYPES = {
 } as const satisfies Record<keyof MessageRow, string>;
 
 const CONVERSATION_END_TYPES = {
-  voice_conversation_uuid: 'uuid',
+  conversation_uuid: 'uuid',
   domain_uuid: 'uuid',
   ended_at: 'timestamptz',
   duration_seconds: 'integer',
@@ -109,6 +109,7 @@ const COLUMNS: Record<QueuedRowType, readonly string[]> = {
  * a number or null. Values are left for Postgres to judge (a bad value is a dead letter, not a parse error).
  */
 export function isQueuedRow(value: unknown): value is QueuedRow {
+  upgradeLegacyColumns(value);
   if (typeof value !== 'object' || value === null) return false;
   const { type, row } = value as { type?: unknown; row?: unknown };
   if (typeof type !== 'string' || !Object.hasOwn(COLUMNS, type)) return false;
@@ -120,9 +121,33 @@ export function isQueuedRow(value: unknown): value is QueuedRow {
   });
 }
 
+/**
+ * Spool lines written before migration 009 name the columns as they were then; a daemon upgraded while rows
+ * waited in the spool must still replay them, so the old keys are renamed in place (never both present: an old
+ * line has only the old names).
+ */
+const LEGACY_COLUMNS: readonly (readonly [string, string])[] = [
+  ['voice_conversation_uuid', 'conversation_uuid'],
+  ['voice_secretary_uuid', 'secretary_uuid'],
+  ['voice_message_uuid', 'message_uuid'],
+  ['caller_id_number', 'caller_id'],
+];
+
+function upgradeLegacyColumns(value: unknown): void {
+  const row = (value as { row?: unknown } | null)?.row;
+  if (typeof row !== 'object' || row === null) return;
+  const r = row as Record<string, unknown>;
+  for (const [old, now] of LEGACY_COLUMNS) {
+    if (Object.hasOwn(r, old) && !Object.hasOwn(r, now)) {
+      r[now] = r[old];
+      delete r[old];
+    }
+  }
+}
+
 /** The conversation an item belongs to, for log fields and dead-letter entries. */
-export function conversationOf(item: QueuedRow): { voice_conversation_uuid: string; domain_uuid: string } {
-  return { voice_conversation_uuid: item.row.voice_conversation_uuid, domain_uuid: item.row.domain_uuid };
+export function conversationOf(item: QueuedRow): { conversation_uuid: string; domain_uuid: string } {
+  return { conversation_uuid: item.row.conversation_uuid, domain_uuid: item.row.domain_uuid };
 }
 
 /** Why a row was set aside: a constraint it breaks, or a spool line that is not a row. */
@@ -204,8 +229,8 @@ const APPLY_ENDS = `update v_voice_conversations c set
     ended_at = v.ended_at, duration_seconds = v.duration_seconds, total_turns = v.total_turns,
     resolution = v.resolution, transferred_to = v.transferred_to
   from ${ENDS.unnest} as v (${ENDS.columns})
-  where c.voice_conversation_uuid = v.voice_conversation_uuid and c.domain_uuid = v.domain_uuid
-  returning c.voice_conversation_uuid`;
+  where c.conversation_uuid = v.conversation_uuid and c.domain_uuid = v.domain_uuid
+  returning c.conversation_uuid`;
 
 type Value = string | number | null;
 
@@ -228,12 +253,12 @@ async function insertMessages(db: Db, rows: readonly MessageRow[]): Promise<void
 /** Applies ends (idempotent UPDATEs); returns the ones whose conversation does not exist in that domain. */
 async function applyEnds(db: Db, rows: readonly ConversationEndRow[]): Promise<ConversationEndRow[]> {
   if (rows.length === 0) return [];
-  const updated = await db.unsafe<{ voice_conversation_uuid: string }[]>(
+  const updated = await db.unsafe<{ conversation_uuid: string }[]>(
     APPLY_ENDS,
     arrays(rows, CONVERSATION_END_COLUMNS),
   );
-  const matched = new Set(updated.map((u) => u.voice_conversation_uuid));
-  return rows.filter((r) => !matched.has(r.voice_conversation_uuid));
+  const matched = new Set(updated.map((u) => u.conversation_uuid));
+  return rows.filter((r) => !matched.has(r.conversation_uuid));
 }
 
 const noConversation = (row: ConversationEndRow): DeadLetter => ({
@@ -255,7 +280,7 @@ export async function writeRows(sql: postgres.Sql, items: readonly QueuedRow[]):
   for (const item of items) {
     if (item.type === 'conversation_start') starts.push(item.row);
     else if (item.type === 'message') messages.push(item.row);
-    else ends.set(item.row.voice_conversation_uuid, item.row);
+    else ends.set(item.row.conversation_uuid, item.row);
   }
   const kinds = (starts.length > 0 ? 1 : 0) + (messages.length > 0 ? 1 : 0) + (ends.size > 0 ? 1 : 0);
   if (kinds === 0) return [];

@@ -34,7 +34,7 @@ describe('no dead air while waiting on a provider', () => {
     expect(spoken).toContain('Um momento, por favor.');
     expect(plays[reply - 1]?.arg).toMatch(/prompts\/[0-9a-f]{32}\.wav$/);
     const conv = await h.conversation(call.uuid);
-    const msgs = await h.messages(conv.voice_conversation_uuid);
+    const msgs = await h.messages(conv.conversation_uuid);
     const answer = msgs.find((m) => m.role === 'assistant' && m.turn === 1);
     expect(answer?.content).toBe('Resposta pensada.');
     expect(answer?.turn_ms).toBeGreaterThanOrEqual(1500);

@@ -59,7 +59,7 @@ describe('the first sentence is synthesized one token early', () => {
     const plays = call.executed.filter((e) => e.app === 'playback').map((e) => e.arg);
     expect(plays.some((p) => /turn-1-0\.wav$/.test(p))).toBe(true);
     const conv = await h.conversation(call.uuid);
-    const msgs = await h.messages(conv.voice_conversation_uuid);
+    const msgs = await h.messages(conv.conversation_uuid);
     expect(msgs.find((m) => m.role === 'assistant' && m.turn === 1)?.content).toBe(
       'Certo. Mais alguma coisa?',
     );
@@ -84,7 +84,7 @@ describe('the first sentence is synthesized one token early', () => {
     expect(plays.some((p) => /turn-1-0r\.wav$/.test(p))).toBe(true);
     expect(plays.some((p) => /turn-1-0\.wav$/.test(p))).toBe(false);
     const conv = await h.conversation(call.uuid);
-    const msgs = await h.messages(conv.voice_conversation_uuid);
+    const msgs = await h.messages(conv.conversation_uuid);
     expect(msgs.find((m) => m.role === 'assistant' && m.turn === 1)?.content).toBe(
       'Custa 3.5 mil reais. Até logo.',
     );

@@ -39,7 +39,7 @@ describe('the caller hangs up', () => {
     expect(chat.aborted).toBe(true);
     const conv = await h.conversation(call.uuid);
     expect(conv).toMatchObject({ resolution: 'caller_hangup', total_turns: 1 });
-    const msgs = await h.messages(conv.voice_conversation_uuid);
+    const msgs = await h.messages(conv.conversation_uuid);
     expect(msgs.map((m) => m.role)).toEqual(['assistant', 'user']);
     expect(await callDirs()).toEqual([]);
   });

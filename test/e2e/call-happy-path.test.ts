@@ -34,15 +34,15 @@ describe('a turn-based call', () => {
     const conv = await h.conversation(call.uuid);
     expect(conv).toMatchObject({
       domain_uuid: t.domain_uuid,
-      voice_secretary_uuid: t.secretaryUuid,
-      caller_id_number: '5511999990000',
+      secretary_uuid: t.secretaryUuid,
+      caller_id: '5511999990000',
       caller_id_name: 'Maria',
       processing_mode: 'turn_based',
       total_turns: 3,
       resolution: 'completed',
       transferred_to: null,
     });
-    const msgs = await h.messages(conv.voice_conversation_uuid);
+    const msgs = await h.messages(conv.conversation_uuid);
     expect(msgs.map((m) => [m.turn, m.role, m.content])).toEqual([
       [0, 'assistant', 'Olá, aqui é a Ana.'],
       [1, 'user', 'Qual o horário de funcionamento?'],

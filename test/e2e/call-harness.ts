@@ -169,7 +169,7 @@ export async function startHarness(opts: { speed?: number; fillerAfterMs?: numbe
       return sql<MessageRowRead[]>`
         SELECT turn, seq, role, content, stt_provider, llm_provider, tts_provider,
                stt_ms, llm_first_token_ms, tts_first_byte_ms, turn_ms
-        FROM v_voice_messages WHERE voice_conversation_uuid = ${conversationUuid} ORDER BY seq`;
+        FROM v_voice_messages WHERE conversation_uuid = ${conversationUuid} ORDER BY seq`;
     },
     async close() {
       await daemon.stop({ graceMs: 2000 });

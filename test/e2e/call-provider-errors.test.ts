@@ -34,7 +34,7 @@ describe('provider failures', () => {
     expect(conv).toMatchObject({ resolution: 'completed', total_turns: 1 });
     const stt = h.ai.requests.slice(before).filter((r) => r.route === 'transcriptions');
     expect(stt).toHaveLength(2);
-    const msgs = await h.messages(conv.voice_conversation_uuid);
+    const msgs = await h.messages(conv.conversation_uuid);
     expect(msgs.find((m) => m.role === 'user')?.content).toBe('Olá, tudo bem?');
     expect(h.logs.find((l) => l.msg === 'provider attempt failed')).toMatchObject({
       vendor: 'openai',
@@ -64,7 +64,7 @@ describe('provider failures', () => {
     const backupChats = backup.requests.filter((r) => r.route === 'chat');
     expect(backupChats).toHaveLength(1);
     expect((backupChats[0]?.body as { model: string }).model).toBe('backup-llm');
-    const msgs = await h.messages(conv.voice_conversation_uuid);
+    const msgs = await h.messages(conv.conversation_uuid);
     expect(msgs.filter((m) => m.role === 'assistant').map((m) => m.content)).toContain('Rua das Flores, 10.');
     // The answer came from the fallback: its row says groq, not the secretary's openai LLM that failed.
     expect(msgs.find((m) => m.content === 'Rua das Flores, 10.')).toMatchObject({

@@ -145,15 +145,15 @@ describe('who answers, and how', () => {
     const [convA, convB] = await Promise.all([h.conversation(ca.uuid), h.conversation(cb.uuid)]);
     expect(convA).toMatchObject({
       domain_uuid: a.domain_uuid,
-      voice_secretary_uuid: a.secretaryUuid,
+      secretary_uuid: a.secretaryUuid,
       resolution: 'completed',
     });
     expect(convB).toMatchObject({
       domain_uuid: b.domain_uuid,
-      voice_secretary_uuid: b.secretaryUuid,
+      secretary_uuid: b.secretaryUuid,
       resolution: 'completed',
     });
-    const greetingB = (await h.messages(convB.voice_conversation_uuid))[0]?.content;
+    const greetingB = (await h.messages(convB.conversation_uuid))[0]?.content;
     expect(greetingB).toBe('Empresa B, boa tarde.');
     // Domain B's providers point at the other fake: its STT, LLM and TTS requests went there.
     const routes = new Set(other.requests.slice(beforeOther).map((r) => r.route));

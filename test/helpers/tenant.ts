@@ -59,7 +59,7 @@ export async function createTenant(sql: Sql, opts: TenantOptions): Promise<Tenan
   if (llm === undefined) throw new Error('createTenant: `llm` is empty');
   const extension = opts.extension ?? '8000';
   const sec = await createSecretariesRepo(sql).create(domain.domain_uuid, {
-    secretary_name: 'Ana',
+    name: 'Ana',
     extension,
     greeting: 'Olá, aqui é a Ana.',
     farewell: 'Até logo!',
@@ -73,7 +73,7 @@ export async function createTenant(sql: Sql, opts: TenantOptions): Promise<Tenan
   });
   return {
     ...domain,
-    secretaryUuid: sec.voice_secretary_uuid,
+    secretaryUuid: sec.secretary_uuid,
     extension,
     providers: { stt: stt.provider_uuid, llm: llm.provider_uuid, tts: tts.provider_uuid },
   };

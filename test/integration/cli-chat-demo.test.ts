@@ -102,10 +102,10 @@ describe('voice-ai chat', () => {
     );
     const [row] = await sql<{ resolution: string; transferred_to: string; total_turns: number }[]>`
       SELECT resolution, transferred_to, total_turns FROM v_voice_conversations
-      WHERE voice_conversation_uuid = ${conv} AND domain_uuid = ${d.domain_uuid}`;
+      WHERE conversation_uuid = ${conv} AND domain_uuid = ${d.domain_uuid}`;
     expect(row).toEqual({ resolution: 'transferred', transferred_to: '1001', total_turns: 2 });
     const roles = await sql<{ role: string }[]>`
-      SELECT role FROM v_voice_messages WHERE voice_conversation_uuid = ${conv} ORDER BY seq`;
+      SELECT role FROM v_voice_messages WHERE conversation_uuid = ${conv} ORDER BY seq`;
     expect(roles.map((x) => x.role)).toEqual(['assistant', 'user', 'assistant', 'user', 'assistant', 'tool']);
   });
 

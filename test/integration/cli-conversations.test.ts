@@ -19,9 +19,9 @@ const DAY_MS = 86_400_000;
 async function call(d: TestDomain, startedAgoMs: number, turns: [string, string][]): Promise<string> {
   const id = randomUUID();
   await conversations.insert(d.domain_uuid, {
-    voice_conversation_uuid: id,
+    conversation_uuid: id,
     call_uuid: `call-${id.slice(0, 8)}`,
-    caller_id_number: '+5511988887777',
+    caller_id: '+5511988887777',
     destination_number: '8000',
     started_at: new Date(Date.now() - startedAgoMs),
     duration_seconds: 42,
@@ -33,8 +33,8 @@ async function call(d: TestDomain, startedAgoMs: number, turns: [string, string]
     d.domain_uuid,
     turns.flatMap(([user, assistant], i) => [
       {
-        voice_message_uuid: randomUUID(),
-        voice_conversation_uuid: id,
+        message_uuid: randomUUID(),
+        conversation_uuid: id,
         turn: i + 1,
         seq: 0,
         role: 'user' as const,
@@ -42,8 +42,8 @@ async function call(d: TestDomain, startedAgoMs: number, turns: [string, string]
         stt_ms: 310 + i,
       },
       {
-        voice_message_uuid: randomUUID(),
-        voice_conversation_uuid: id,
+        message_uuid: randomUUID(),
+        conversation_uuid: id,
         turn: i + 1,
         seq: 1,
         role: 'assistant' as const,
@@ -69,8 +69,8 @@ describe('voice-ai conversations', () => {
 
     const list = await runCli(['conversations', 'list', '--domain', d.domain_name, '--json']);
     expect(list.code).toBe(0);
-    const rows = JSON.parse(list.stdout) as { voice_conversation_uuid: string; message_count: number }[];
-    expect(rows.map((r) => [r.voice_conversation_uuid, r.message_count])).toEqual([
+    const rows = JSON.parse(list.stdout) as { conversation_uuid: string; message_count: number }[];
+    expect(rows.map((r) => [r.conversation_uuid, r.message_count])).toEqual([
       [recent, 4],
       [older, 2],
     ]);
@@ -82,8 +82,8 @@ describe('voice-ai conversations', () => {
     const iso = new Date(Date.now() - 11 * DAY_MS).toISOString().slice(0, 10);
     const fromIso = JSON.parse(
       (await runCli(['conversations', 'list', '--domain', d.domain_name, '--since', iso, '--json'])).stdout,
-    ) as { voice_conversation_uuid: string }[];
-    expect(fromIso.map((r) => r.voice_conversation_uuid)).toContain(old);
+    ) as { conversation_uuid: string }[];
+    expect(fromIso.map((r) => r.conversation_uuid)).toContain(old);
     const day = JSON.parse(
       (await runCli(['conversations', 'list', '--domain', d.domain_name, '--since', '24h', '--json'])).stdout,
     ) as unknown[];
@@ -131,10 +131,10 @@ describe('voice-ai conversations', () => {
     const json = JSON.parse(
       (await runCli(['conversations', 'show', id, '--domain', d.domain_name, '--json'])).stdout,
     ) as {
-      conversation: { voice_conversation_uuid: string };
+      conversation: { conversation_uuid: string };
       messages: { role: string; text: string; turn_ms: number | null }[];
     };
-    expect(json.conversation.voice_conversation_uuid).toBe(id);
+    expect(json.conversation.conversation_uuid).toBe(id);
     expect(json.messages).toEqual([
       expect.objectContaining({ role: 'user', text: 'quero falar com vendas', turn_ms: null }),
       expect.objectContaining({ role: 'assistant', text: 'Um momento,\ntransferindo.', turn_ms: 1250 }),

@@ -82,7 +82,7 @@ describe('voice-ai secretaries', () => {
     const row = await secretaries.findByUuid(d.domain_uuid, uuidIn(r.stdout));
     expect(row).toMatchObject({
       extension: '8000',
-      secretary_name: 'Recepção',
+      name: 'Recepção',
       greeting: 'Olá!',
       farewell: 'Tchau',
       system_prompt: 'Seja breve.',
@@ -184,7 +184,7 @@ describe('voice-ai secretaries', () => {
     expect(
       (await runCli(['secretaries', 'update', '8100', '--domain', d.domain_name, '--name', 'B2'])).code,
     ).toBe(0);
-    expect((await secretaries.findByExtension(d.domain_uuid, '8100'))?.secretary_name).toBe('B2');
+    expect((await secretaries.findByExtension(d.domain_uuid, '8100'))?.name).toBe('B2');
   });
 
   it.each([

@@ -55,7 +55,7 @@ async function waitUntil(
 }
 
 async function secretaryIn(domainUuid: string, extension = '1000', greeting = 'hello') {
-  return createSecretariesRepo(admin).create(domainUuid, { secretary_name: 'Ana', extension, greeting });
+  return createSecretariesRepo(admin).create(domainUuid, { name: 'Ana', extension, greeting });
 }
 
 afterAll(async () => {
@@ -135,9 +135,9 @@ describe('directory cache', () => {
     await dir.ready();
     const sent = queries.length;
     const results = await Promise.all(
-      Array.from({ length: 25 }, () => dir.secretaryByUuid(d, s.voice_secretary_uuid)),
+      Array.from({ length: 25 }, () => dir.secretaryByUuid(d, s.secretary_uuid)),
     );
-    expect(new Set(results.map((r) => r?.voice_secretary_uuid))).toEqual(new Set([s.voice_secretary_uuid]));
+    expect(new Set(results.map((r) => r?.secretary_uuid))).toEqual(new Set([s.secretary_uuid]));
     expect(queries.length).toBe(sent + 1);
     expect(dir.stats().loads).toBe(1);
   });

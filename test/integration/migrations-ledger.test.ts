@@ -13,6 +13,12 @@ const silent = (): void => undefined;
 const clients: Sql[] = [];
 const databases: string[] = [];
 const dirs: string[] = [];
+/** The versions the repository ships, in order: the tests' own files come after them (900 and up). */
+const shipped = (await readdir(sqlDir))
+  .map((f) => /^(\d+)_.+\.sql$/.exec(f)?.[1])
+  .filter((v): v is string => v !== undefined)
+  .map(Number)
+  .sort((a, b) => a - b);
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.end({ timeout: 5 })));
@@ -44,7 +50,7 @@ beforeEach(async () => {
   clients.push(sql);
   await sql.unsafe(await readFile(path.join(sqlDir, 'fusionpbx-standin.sql'), 'utf8'));
   const first = await migrate(sql, { dir });
-  expect(first.applied).toHaveLength(8);
+  expect(first.applied.map((a) => a.version)).toEqual(shipped);
 });
 
 async function ledgerRows(): Promise<{ version: number; checksum: string }[]> {
@@ -67,7 +73,7 @@ describe('an applied migration edited on disk', () => {
       path.join(dir, '005_transfer_rules.sql'),
       '\nCREATE INDEX IF NOT EXISTS x ON v_voice_transfer_rules (department);\n',
     );
-    await writeFile(path.join(dir, '009_extra.sql'), 'CREATE TABLE v_voice_extra (id integer);\n');
+    await writeFile(path.join(dir, '900_extra.sql'), 'CREATE TABLE v_voice_extra (id integer);\n');
 
     const err = await migrate(sql, { dir }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationError);
@@ -77,7 +83,7 @@ describe('an applied migration edited on disk', () => {
     expect(message).toContain('005_transfer_rules.sql (version 5)');
     expect(message).not.toContain('version 4');
 
-    // Not re-run, and the pending 009 was not applied either.
+    // Not re-run, and the pending 900 was not applied either.
     expect(await tableExists('v_voice_extra')).toBe(false);
     const [idx] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_indexes WHERE indexname = 'x'`;
     expect(idx?.n).toBe(0);
@@ -85,33 +91,26 @@ describe('an applied migration edited on disk', () => {
 
     const status = await migrationStatus(sql, { dir });
     expect(status.map((s) => [s.version, s.state])).toEqual([
-      [1, 'applied'],
-      [2, 'applied'],
-      [3, 'changed'],
-      [4, 'applied'],
-      [5, 'changed'],
-      [6, 'applied'],
-      [7, 'applied'],
-      [8, 'applied'],
-      [9, 'pending'],
+      ...shipped.map((v) => [v, v === 3 || v === 5 ? 'changed' : 'applied']),
+      [900, 'pending'],
     ]);
     expect(status.find((s) => s.version === 3)?.appliedAt).toBeInstanceOf(Date);
-    expect(status.find((s) => s.version === 9)?.appliedAt).toBeUndefined();
+    expect(status.find((s) => s.version === 900)?.appliedAt).toBeUndefined();
   });
 });
 
 describe('a ledger entry whose file is gone', () => {
   it('is a warning, not a failure; new files are still applied', async () => {
     await unlink(path.join(dir, '006_messages.sql'));
-    await writeFile(path.join(dir, '009_extra.sql'), 'CREATE TABLE v_voice_extra (id integer);\n');
+    await writeFile(path.join(dir, '900_extra.sql'), 'CREATE TABLE v_voice_extra (id integer);\n');
 
     const status = await migrationStatus(sql, { dir });
     expect(status.find((s) => s.version === 6)).toMatchObject({ name: 'messages', state: 'missing_file' });
 
     const logged: { msg: string; fields: object | undefined }[] = [];
     const result = await migrate(sql, { dir, log: (msg, fields) => logged.push({ msg, fields }) });
-    expect(result.applied.map((a) => [a.version, a.name])).toEqual([[9, 'extra']]);
-    expect(result.alreadyApplied).toBe(7);
+    expect(result.applied.map((a) => [a.version, a.name])).toEqual([[900, 'extra']]);
+    expect(result.alreadyApplied).toBe(shipped.length - 1);
     expect(result.warnings).toHaveLength(1);
     expect(result.warnings[0]).toMatch(/migration 6 \(messages\).*file is missing/);
     expect(logged).toContainEqual({
@@ -124,20 +123,20 @@ describe('a ledger entry whose file is gone', () => {
 
 describe('a migration that fails', () => {
   it('rolls back that file alone, reports it, releases the lock, and applies once fixed', async () => {
-    const bad = path.join(dir, '009_broken.sql');
+    const bad = path.join(dir, '900_broken.sql');
     await writeFile(bad, 'CREATE TABLE v_voice_half (id integer);\nSELECT 1 / 0;\n');
-    await writeFile(path.join(dir, '010_after.sql'), 'CREATE TABLE v_voice_after (id integer);\n');
+    await writeFile(path.join(dir, '901_after.sql'), 'CREATE TABLE v_voice_after (id integer);\n');
 
     const err = await migrate(sql, { dir }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_MIGRATION' });
-    expect((err as Error).message).toContain('009_broken.sql failed: division by zero');
+    expect((err as Error).message).toContain('900_broken.sql failed: division by zero');
     expect(await tableExists('v_voice_half')).toBe(false);
     expect(await tableExists('v_voice_after')).toBe(false);
-    expect((await ledgerRows()).map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect((await ledgerRows()).map((r) => r.version)).toEqual(shipped);
 
     await writeFile(bad, 'CREATE TABLE v_voice_half (id integer);\n');
     const result = await migrate(sql, { dir });
-    expect(result.applied.map((a) => a.version)).toEqual([9, 10]);
+    expect(result.applied.map((a) => a.version)).toEqual([900, 901]);
     expect(await tableExists('v_voice_half')).toBe(true);
   });
 

@@ -108,10 +108,10 @@ describe('unique indexes', () => {
 
   it('one enabled secretary per (domain, extension); a disabled one may share it', async () => {
     const d = await createDomain(sql);
-    const insert = (extension: string, enabled: boolean) => sql<{ voice_secretary_uuid: string }[]>`
-      INSERT INTO v_voice_secretaries (domain_uuid, secretary_name, extension, is_enabled)
+    const insert = (extension: string, enabled: boolean) => sql<{ secretary_uuid: string }[]>`
+      INSERT INTO v_voice_secretaries (domain_uuid, name, extension, is_enabled)
       VALUES (${d.domain_uuid}, 'Reception', ${extension}, ${enabled})
-      RETURNING voice_secretary_uuid`;
+      RETURNING secretary_uuid`;
     await insert('8000', true);
     await expect(insert('8000', true)).rejects.toMatchObject({
       code: '23505',
@@ -122,12 +122,12 @@ describe('unique indexes', () => {
     // Enabling the disabled twin collides too.
     await expect(
       sql`UPDATE v_voice_secretaries SET is_enabled = true
-          WHERE voice_secretary_uuid = ${disabled?.voice_secretary_uuid ?? ''}`,
+          WHERE secretary_uuid = ${disabled?.secretary_uuid ?? ''}`,
     ).rejects.toMatchObject({ code: '23505' });
     // Another domain may use the same extension.
     const e = await createDomain(sql);
     await sql`
-      INSERT INTO v_voice_secretaries (domain_uuid, secretary_name, extension)
+      INSERT INTO v_voice_secretaries (domain_uuid, name, extension)
       VALUES (${e.domain_uuid}, 'Reception', '8000')`;
   });
 });
@@ -156,13 +156,13 @@ describe('008 change notifications', () => {
 
   it("an UPDATE of a secretary notifies '<table>:<domain_uuid>:<uuid>'", async () => {
     const d = await createDomain(sql);
-    const [s] = await sql<{ voice_secretary_uuid: string }[]>`
-      INSERT INTO v_voice_secretaries (domain_uuid, secretary_name, extension)
-      VALUES (${d.domain_uuid}, 'Reception', '8100') RETURNING voice_secretary_uuid`;
-    const uuid = s?.voice_secretary_uuid ?? '';
+    const [s] = await sql<{ secretary_uuid: string }[]>`
+      INSERT INTO v_voice_secretaries (domain_uuid, name, extension)
+      VALUES (${d.domain_uuid}, 'Reception', '8100') RETURNING secretary_uuid`;
+    const uuid = s?.secretary_uuid ?? '';
     const got = await captureChanges(
       uuid,
-      () => sql`UPDATE v_voice_secretaries SET greeting = 'Hello' WHERE voice_secretary_uuid = ${uuid}`,
+      () => sql`UPDATE v_voice_secretaries SET greeting = 'Hello' WHERE secretary_uuid = ${uuid}`,
     );
     expect(got).toEqual([`v_voice_secretaries:${d.domain_uuid}:${uuid}`]);
   });

@@ -16,8 +16,8 @@ afterAll(async () => {
 
 function msg(conversation: string, turn: number, seq: number, content: string): MessageInput {
   return {
-    voice_message_uuid: randomUUID(),
-    voice_conversation_uuid: conversation,
+    message_uuid: randomUUID(),
+    conversation_uuid: conversation,
     turn,
     seq,
     role: 'user',
@@ -29,7 +29,7 @@ describe('conversations and messages repositories', () => {
   it('inserts idempotently and finishes a conversation', async () => {
     const { domain_uuid: d } = await createDomain(sql);
     const id = randomUUID();
-    const input = { voice_conversation_uuid: id, call_uuid: 'call-1', caller_id_number: '+5511999' };
+    const input = { conversation_uuid: id, call_uuid: 'call-1', caller_id: '+5511999' };
     expect(await conversations.insert(d, input)).toBe(true);
     expect(await conversations.insert(d, input)).toBe(false);
     const ended = new Date('2030-01-01T00:01:00Z');
@@ -53,12 +53,12 @@ describe('conversations and messages repositories', () => {
   it('refuses a secretary of another domain', async () => {
     const a = await createDomain(sql);
     const b = await createDomain(sql);
-    const s = await createSecretariesRepo(sql).create(b.domain_uuid, { secretary_name: 'x', extension: '1' });
+    const s = await createSecretariesRepo(sql).create(b.domain_uuid, { name: 'x', extension: '1' });
     await expect(
       conversations.insert(a.domain_uuid, {
-        voice_conversation_uuid: randomUUID(),
+        conversation_uuid: randomUUID(),
         call_uuid: 'c',
-        voice_secretary_uuid: s.voice_secretary_uuid,
+        secretary_uuid: s.secretary_uuid,
       }),
     ).rejects.toBeInstanceOf(InvalidInputError);
   });
@@ -74,7 +74,7 @@ describe('conversations and messages repositories', () => {
     ];
     for (const [i, id] of ids.entries()) {
       await conversations.insert(d, {
-        voice_conversation_uuid: id,
+        conversation_uuid: id,
         call_uuid: `c${i}`,
         started_at: new Date(starts[i]!),
       });
@@ -85,14 +85,14 @@ describe('conversations and messages repositories', () => {
 
     const since = new Date('2030-01-01T00:00:00Z');
     const history = await conversations.history(d, { since });
-    expect(history.map((h) => [h.voice_conversation_uuid, h.message_count])).toEqual([
+    expect(history.map((h) => [h.conversation_uuid, h.message_count])).toEqual([
       [c2, 1],
       [c1, 0],
       [c0, 2],
     ]);
-    expect(
-      (await conversations.history(d, { since, limit: 1 })).map((h) => h.voice_conversation_uuid),
-    ).toEqual([c2]);
+    expect((await conversations.history(d, { since, limit: 1 })).map((h) => h.conversation_uuid)).toEqual([
+      c2,
+    ]);
   });
 
   it('stores messages in one statement, skipping replays and other domains’ conversations', async () => {
@@ -100,8 +100,8 @@ describe('conversations and messages repositories', () => {
     const b = await createDomain(sql);
     const ca = randomUUID();
     const cb = randomUUID();
-    await conversations.insert(a.domain_uuid, { voice_conversation_uuid: ca, call_uuid: 'a' });
-    await conversations.insert(b.domain_uuid, { voice_conversation_uuid: cb, call_uuid: 'b' });
+    await conversations.insert(a.domain_uuid, { conversation_uuid: ca, call_uuid: 'a' });
+    await conversations.insert(b.domain_uuid, { conversation_uuid: cb, call_uuid: 'b' });
     const first = {
       ...msg(ca, 1, 0, 'hello'),
       role: 'assistant' as const,

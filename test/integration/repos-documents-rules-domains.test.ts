@@ -48,19 +48,19 @@ describe('documents repository', () => {
   it('lists a secretary’s documents plus the domain-wide ones; refuses a foreign secretary', async () => {
     const a = await createDomain(sql);
     const b = await createDomain(sql);
-    const s1 = await secretaries.create(a.domain_uuid, { secretary_name: 's1', extension: '1' });
-    const s2 = await secretaries.create(a.domain_uuid, { secretary_name: 's2', extension: '2' });
-    const foreign = await secretaries.create(b.domain_uuid, { secretary_name: 'f', extension: '1' });
+    const s1 = await secretaries.create(a.domain_uuid, { name: 's1', extension: '1' });
+    const s2 = await secretaries.create(a.domain_uuid, { name: 's2', extension: '2' });
+    const foreign = await secretaries.create(b.domain_uuid, { name: 'f', extension: '1' });
     await documents.create(a.domain_uuid, { document_name: 'all' });
     await documents.create(a.domain_uuid, {
       document_name: 'mine',
-      voice_secretary_uuid: s1.voice_secretary_uuid,
+      secretary_uuid: s1.secretary_uuid,
     });
     await documents.create(a.domain_uuid, {
       document_name: 'theirs',
-      voice_secretary_uuid: s2.voice_secretary_uuid,
+      secretary_uuid: s2.secretary_uuid,
     });
-    const names = (await documents.list(a.domain_uuid, { secretaryUuid: s1.voice_secretary_uuid })).map(
+    const names = (await documents.list(a.domain_uuid, { secretaryUuid: s1.secretary_uuid })).map(
       (x) => x.document_name,
     );
     expect(names.sort()).toEqual(['all', 'mine']);
@@ -68,7 +68,7 @@ describe('documents repository', () => {
     await expect(
       documents.create(a.domain_uuid, {
         document_name: 'x',
-        voice_secretary_uuid: foreign.voice_secretary_uuid,
+        secretary_uuid: foreign.secretary_uuid,
       }),
     ).rejects.toBeInstanceOf(InvalidInputError);
   });
@@ -77,7 +77,7 @@ describe('documents repository', () => {
 describe('transfer rules repository', () => {
   it('creates with keywords and business hours, lists by priority for a secretary, updates and removes', async () => {
     const { domain_uuid: d } = await createDomain(sql);
-    const s = await secretaries.create(d, { secretary_name: 's', extension: '9' });
+    const s = await secretaries.create(d, { name: 's', extension: '9' });
     const hours = { mon: [['08:00', '18:00']] };
     const sales = await rules.create(d, {
       department: 'sales',
@@ -86,7 +86,7 @@ describe('transfer rules repository', () => {
       destination_number: '1001',
       priority: 20,
       business_hours: hours,
-      voice_secretary_uuid: s.voice_secretary_uuid,
+      secretary_uuid: s.secretary_uuid,
     });
     expect(sales).toMatchObject({
       keywords: ['comprar', 'preço'],
@@ -106,7 +106,7 @@ describe('transfer rules repository', () => {
       is_enabled: false,
     });
 
-    const listed = await rules.list(d, { secretaryUuid: s.voice_secretary_uuid, enabledOnly: true });
+    const listed = await rules.list(d, { secretaryUuid: s.secretary_uuid, enabledOnly: true });
     expect(listed.map((r) => r.department)).toEqual(['support', 'sales']);
     expect(await rules.list(d)).toHaveLength(3);
 

@@ -18,7 +18,7 @@ describe('secretaries repository', () => {
     const stt = await providers.create(d, { provider_type: 'stt', provider_name: 'deepgram' });
     const llm = await providers.create(d, { provider_type: 'llm', provider_name: 'openai' });
     const s = await secretaries.create(d, {
-      secretary_name: 'Ana',
+      name: 'Ana',
       extension: '8000',
       greeting: 'Olá',
       stt_provider_uuid: stt.provider_uuid,
@@ -29,7 +29,7 @@ describe('secretaries repository', () => {
 
     const found = await secretaries.findByExtension(d, '8000');
     expect(found).toMatchObject({
-      voice_secretary_uuid: s.voice_secretary_uuid,
+      secretary_uuid: s.secretary_uuid,
       greeting: 'Olá',
       stt_provider_name: 'deepgram',
       llm_provider_name: 'openai',
@@ -37,14 +37,12 @@ describe('secretaries repository', () => {
       realtime_provider_name: null,
       embeddings_provider_name: null,
     });
-    expect((await secretaries.findEnabledByUuid(d, s.voice_secretary_uuid))?.stt_provider_name).toBe(
-      'deepgram',
-    );
+    expect((await secretaries.findEnabledByUuid(d, s.secretary_uuid))?.stt_provider_name).toBe('deepgram');
 
-    await secretaries.update(d, s.voice_secretary_uuid, { is_enabled: false });
+    await secretaries.update(d, s.secretary_uuid, { is_enabled: false });
     expect(await secretaries.findByExtension(d, '8000')).toBeUndefined();
-    expect(await secretaries.findEnabledByUuid(d, s.voice_secretary_uuid)).toBeUndefined();
-    expect((await secretaries.findByUuid(d, s.voice_secretary_uuid))?.is_enabled).toBe(false);
+    expect(await secretaries.findEnabledByUuid(d, s.secretary_uuid)).toBeUndefined();
+    expect((await secretaries.findByUuid(d, s.secretary_uuid))?.is_enabled).toBe(false);
   });
 
   it('refuses provider references outside the domain or of the wrong type', async () => {
@@ -54,21 +52,21 @@ describe('secretaries repository', () => {
     const ownLlm = await providers.create(a.domain_uuid, { provider_type: 'llm', provider_name: 'openai' });
     await expect(
       secretaries.create(a.domain_uuid, {
-        secretary_name: 'x',
+        name: 'x',
         extension: '1',
         tts_provider_uuid: foreign.provider_uuid,
       }),
     ).rejects.toBeInstanceOf(InvalidInputError);
     await expect(
       secretaries.create(a.domain_uuid, {
-        secretary_name: 'x',
+        name: 'x',
         extension: '1',
         tts_provider_uuid: ownLlm.provider_uuid,
       }),
     ).rejects.toThrow(/llm provider, not tts/);
-    const s = await secretaries.create(a.domain_uuid, { secretary_name: 'x', extension: '1' });
+    const s = await secretaries.create(a.domain_uuid, { name: 'x', extension: '1' });
     await expect(
-      secretaries.update(a.domain_uuid, s.voice_secretary_uuid, { tts_provider_uuid: foreign.provider_uuid }),
+      secretaries.update(a.domain_uuid, s.secretary_uuid, { tts_provider_uuid: foreign.provider_uuid }),
     ).rejects.toBeInstanceOf(InvalidInputError);
   });
 
@@ -76,29 +74,29 @@ describe('secretaries repository', () => {
     const a = await createDomain(sql);
     const b = await createDomain(sql);
     const foreign = await providers.create(b.domain_uuid, { provider_type: 'llm', provider_name: 'theirs' });
-    const s = await secretaries.create(a.domain_uuid, { secretary_name: 'x', extension: '55' });
+    const s = await secretaries.create(a.domain_uuid, { name: 'x', extension: '55' });
     await sql`UPDATE v_voice_secretaries SET llm_provider_uuid = ${foreign.provider_uuid}
-              WHERE voice_secretary_uuid = ${s.voice_secretary_uuid}`;
+              WHERE secretary_uuid = ${s.secretary_uuid}`;
     expect((await secretaries.findByExtension(a.domain_uuid, '55'))?.llm_provider_name).toBeNull();
   });
 
   it('updates only the given columns, lists by extension and removes', async () => {
     const { domain_uuid: d } = await createDomain(sql);
-    const s2 = await secretaries.create(d, { secretary_name: 'B', extension: '2000', system_prompt: 'p' });
-    const s1 = await secretaries.create(d, { secretary_name: 'A', extension: '1000' });
-    const updated = await secretaries.update(d, s2.voice_secretary_uuid, { greeting: 'hi', max_turns: 5 });
-    expect(updated).toMatchObject({ greeting: 'hi', max_turns: 5, system_prompt: 'p', secretary_name: 'B' });
+    const s2 = await secretaries.create(d, { name: 'B', extension: '2000', system_prompt: 'p' });
+    const s1 = await secretaries.create(d, { name: 'A', extension: '1000' });
+    const updated = await secretaries.update(d, s2.secretary_uuid, { greeting: 'hi', max_turns: 5 });
+    expect(updated).toMatchObject({ greeting: 'hi', max_turns: 5, system_prompt: 'p', name: 'B' });
     expect(updated!.updated_at.getTime()).toBeGreaterThanOrEqual(s2.updated_at.getTime());
-    expect((await secretaries.update(d, s2.voice_secretary_uuid, {}))?.greeting).toBe('hi');
-    expect((await secretaries.list(d)).map((s) => s.voice_secretary_uuid)).toEqual([
-      s1.voice_secretary_uuid,
-      s2.voice_secretary_uuid,
+    expect((await secretaries.update(d, s2.secretary_uuid, {}))?.greeting).toBe('hi');
+    expect((await secretaries.list(d)).map((s) => s.secretary_uuid)).toEqual([
+      s1.secretary_uuid,
+      s2.secretary_uuid,
     ]);
     // Unknown keys (say, from parsed JSON) never reach the SQL.
     const sneaky = { greeting: 'ok', domain_uuid: '00000000-0000-0000-0000-000000000000' } as never;
-    expect((await secretaries.update(d, s1.voice_secretary_uuid, sneaky))?.domain_uuid).toBe(d);
-    expect(await secretaries.remove(d, s1.voice_secretary_uuid)).toBe(true);
-    expect(await secretaries.remove(d, s1.voice_secretary_uuid)).toBe(false);
-    expect(await secretaries.update(d, s1.voice_secretary_uuid, { greeting: 'x' })).toBeUndefined();
+    expect((await secretaries.update(d, s1.secretary_uuid, sneaky))?.domain_uuid).toBe(d);
+    expect(await secretaries.remove(d, s1.secretary_uuid)).toBe(true);
+    expect(await secretaries.remove(d, s1.secretary_uuid)).toBe(false);
+    expect(await secretaries.update(d, s1.secretary_uuid, { greeting: 'x' })).toBeUndefined();
   });
 });

@@ -85,17 +85,15 @@ describe('a daemon killed while spooling', () => {
 
 /** What reached Postgres for a domain, as queue items, so deliveryProblems checks counts and order. */
 async function rowsOf(sql: Sql, domain_uuid: string): Promise<QueuedRow[]> {
-  const convs = await sql<
-    { voice_conversation_uuid: string; resolution: string | null; total_turns: number }[]
-  >`
-    select voice_conversation_uuid, resolution, total_turns from v_voice_conversations where domain_uuid = ${domain_uuid}`;
-  const msgs = await sql<{ voice_message_uuid: string; content: string }[]>`
-    select voice_message_uuid, content from v_voice_messages where domain_uuid = ${domain_uuid}`;
+  const convs = await sql<{ conversation_uuid: string; resolution: string | null; total_turns: number }[]>`
+    select conversation_uuid, resolution, total_turns from v_voice_conversations where domain_uuid = ${domain_uuid}`;
+  const msgs = await sql<{ message_uuid: string; content: string }[]>`
+    select message_uuid, content from v_voice_messages where domain_uuid = ${domain_uuid}`;
   const items: QueuedRow[] = [];
   for (const c of convs) {
     items.push({
       type: 'conversation_start',
-      row: { voice_conversation_uuid: c.voice_conversation_uuid },
+      row: { conversation_uuid: c.conversation_uuid },
     } as QueuedRow);
     if (c.resolution !== null) {
       items.push({ type: 'conversation_end', row: { ...c, domain_uuid } } as unknown as QueuedRow);

@@ -82,6 +82,33 @@ describe('spool', () => {
     await spool.close();
   });
 
+  it('reads a line spooled before migration 009 under the column names of today', async () => {
+    const { items } = conversation(DOMAIN, 1);
+    const legacy = (item: QueuedRow): string => {
+      const renames: Record<string, string> = {
+        conversation_uuid: 'voice_conversation_uuid',
+        secretary_uuid: 'voice_secretary_uuid',
+        message_uuid: 'voice_message_uuid',
+        caller_id: 'caller_id_number',
+      };
+      const row = Object.fromEntries(Object.entries(item.row).map(([k, v]) => [renames[k] ?? k, v]));
+      return JSON.stringify({ type: item.type, row });
+    };
+    const first = await openSpool({ dir, log });
+    await first.append(1, items.slice(0, 1));
+    await first.close();
+    const [segment] = (await readdir(dir)).filter((f) => f.startsWith('segment-'));
+    // An upgraded daemon finds the old process's segment: rewrite it the way that process wrote it.
+    const old = items.map(legacy).join('\n') + '\n';
+    expect(old).toContain('voice_conversation_uuid');
+    await rm(path.join(dir, segment!));
+    await appendFile(path.join(dir, segment!), old);
+
+    const spool = await openSpool({ dir, log });
+    expect(await readAll(spool)).toEqual(items);
+    await spool.close();
+  });
+
   it('refuses work once closed', async () => {
     const spool = await openSpool({ dir, log });
     await spool.close();

@@ -97,7 +97,7 @@ async function populate(d: string, data: Dataset): Promise<Ids> {
   }
   for (const extension of data.extensions) {
     const s = await repos.secretaries.create(d, {
-      secretary_name: `Secretary ${extension}`,
+      name: `Secretary ${extension}`,
       extension,
       stt_provider_uuid: byType.get('stt') ?? null,
       tts_provider_uuid: byType.get('tts') ?? null,
@@ -105,21 +105,21 @@ async function populate(d: string, data: Dataset): Promise<Ids> {
       realtime_provider_uuid: byType.get('realtime') ?? null,
       embeddings_provider_uuid: byType.get('embeddings') ?? null,
     });
-    ids.secretaries.push(s.voice_secretary_uuid);
+    ids.secretaries.push(s.secretary_uuid);
   }
   const secretary = ids.secretaries[0] ?? null;
   for (const [i, c] of data.conversations.entries()) {
     const id = randomUUID();
     const started_at = new Date(Date.UTC(2030, 0, 20 - c.daysAgo));
     await repos.conversations.insert(d, {
-      voice_conversation_uuid: id,
+      conversation_uuid: id,
       call_uuid: `call-${i}`,
-      voice_secretary_uuid: secretary,
+      secretary_uuid: secretary,
       started_at,
     });
     const msgs = Array.from({ length: c.messages }, (_, turn) => ({
-      voice_message_uuid: randomUUID(),
-      voice_conversation_uuid: id,
+      message_uuid: randomUUID(),
+      conversation_uuid: id,
       turn,
       role: 'user' as const,
       content: `message ${turn}`,
@@ -130,7 +130,7 @@ async function populate(d: string, data: Dataset): Promise<Ids> {
   for (const [i, doc] of data.documents.entries()) {
     const row = await repos.documents.create(d, {
       document_name: `doc-${i}`,
-      voice_secretary_uuid: doc.forSecretary ? secretary : null,
+      secretary_uuid: doc.forSecretary ? secretary : null,
     });
     await repos.documents.replaceChunks(
       d,
@@ -145,7 +145,7 @@ async function populate(d: string, data: Dataset): Promise<Ids> {
       destination_type: 'extension',
       destination_number: '1000',
       priority: r.priority,
-      voice_secretary_uuid: r.forSecretary ? secretary : null,
+      secretary_uuid: r.forSecretary ? secretary : null,
     });
     ids.rules.push(row.voice_transfer_rule_uuid);
   }
@@ -220,7 +220,7 @@ async function writeAcross(d: string, theirs: Ids): Promise<void> {
     expect(await r.providers.update(d, id, { secrets: { api_key: 'stolen' } }, KEY)).toBeUndefined();
     expect(await r.providers.remove(d, id)).toBe(false);
     await expect(
-      r.secretaries.create(d, { secretary_name: 'x', extension: '99999', llm_provider_uuid: id }),
+      r.secretaries.create(d, { name: 'x', extension: '99999', llm_provider_uuid: id }),
     ).rejects.toBeInstanceOf(InvalidInputError);
   }
   for (const id of theirs.secretaries) {
@@ -230,8 +230,8 @@ async function writeAcross(d: string, theirs: Ids): Promise<void> {
   for (const id of theirs.conversations) {
     expect(await r.conversations.update(d, id, { resolution: 'error', total_turns: 99 })).toBeUndefined();
     const msg = {
-      voice_message_uuid: randomUUID(),
-      voice_conversation_uuid: id,
+      message_uuid: randomUUID(),
+      conversation_uuid: id,
       turn: 9,
       role: 'user' as const,
       content: 'x',
@@ -255,9 +255,9 @@ async function writeAcross(d: string, theirs: Ids): Promise<void> {
 async function snapshot(d: string): Promise<unknown> {
   const tables = [
     sql`SELECT * FROM v_voice_ai_providers WHERE domain_uuid = ${d} ORDER BY provider_uuid`,
-    sql`SELECT * FROM v_voice_secretaries WHERE domain_uuid = ${d} ORDER BY voice_secretary_uuid`,
-    sql`SELECT * FROM v_voice_conversations WHERE domain_uuid = ${d} ORDER BY voice_conversation_uuid`,
-    sql`SELECT * FROM v_voice_messages WHERE domain_uuid = ${d} ORDER BY voice_message_uuid`,
+    sql`SELECT * FROM v_voice_secretaries WHERE domain_uuid = ${d} ORDER BY secretary_uuid`,
+    sql`SELECT * FROM v_voice_conversations WHERE domain_uuid = ${d} ORDER BY conversation_uuid`,
+    sql`SELECT * FROM v_voice_messages WHERE domain_uuid = ${d} ORDER BY message_uuid`,
     sql`SELECT * FROM v_voice_documents WHERE domain_uuid = ${d} ORDER BY voice_document_uuid`,
     sql`SELECT voice_document_chunk_uuid, content FROM v_voice_document_chunks WHERE domain_uuid = ${d} ORDER BY 1`,
     sql`SELECT * FROM v_voice_transfer_rules WHERE domain_uuid = ${d} ORDER BY voice_transfer_rule_uuid`,

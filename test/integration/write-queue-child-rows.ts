@@ -23,11 +23,11 @@ export function conversation(
     {
       type: 'conversation_start',
       row: {
-        voice_conversation_uuid: uuid,
+        conversation_uuid: uuid,
         domain_uuid,
-        voice_secretary_uuid: null,
+        secretary_uuid: null,
         call_uuid: randomUUID(),
-        caller_id_number: '+33612345678',
+        caller_id: '+33612345678',
         caller_id_name: 'Zoë "Z" O\'Brien',
         destination_number: '8000',
         processing_mode: 'turn_based',
@@ -39,8 +39,8 @@ export function conversation(
     items.push({
       type: 'message',
       row: {
-        voice_message_uuid: randomUUID(),
-        voice_conversation_uuid: uuid,
+        message_uuid: randomUUID(),
+        conversation_uuid: uuid,
         domain_uuid,
         turn: Math.floor(seq / 2),
         seq,
@@ -60,7 +60,7 @@ export function conversation(
   items.push({
     type: 'conversation_end',
     row: {
-      voice_conversation_uuid: uuid,
+      conversation_uuid: uuid,
       domain_uuid,
       ended_at: new Date(t0 + messages * 1000 + 500).toISOString(),
       duration_seconds: messages + 1,
@@ -103,11 +103,11 @@ export async function deliveryProblems(
 ): Promise<string[]> {
   const problems: string[] = [];
   const convs = await sql<{ id: string; resolution: string | null; total_turns: number; x: string }[]>`
-    select voice_conversation_uuid as id, resolution, total_turns, xmin::text as x
+    select conversation_uuid as id, resolution, total_turns, xmin::text as x
     from v_voice_conversations where domain_uuid = ${domain_uuid}`;
   const msgs = await sql<{ id: string; conv: string; seq: number; content: string; x: string }[]>`
-    select voice_message_uuid as id, voice_conversation_uuid as conv, seq, content, xmin::text as x
-    from v_voice_messages where domain_uuid = ${domain_uuid} order by voice_conversation_uuid, seq`;
+    select message_uuid as id, conversation_uuid as conv, seq, content, xmin::text as x
+    from v_voice_messages where domain_uuid = ${domain_uuid} order by conversation_uuid, seq`;
   const convById = new Map(convs.map((c) => [c.id, c]));
   const msgById = new Map(msgs.map((m) => [m.id, m]));
   let wantConvs = 0;
@@ -115,17 +115,17 @@ export async function deliveryProblems(
   for (const item of expected) {
     if (item.type === 'conversation_start') {
       wantConvs++;
-      if (!convById.has(item.row.voice_conversation_uuid))
-        problems.push(`missing conversation ${item.row.voice_conversation_uuid}`);
+      if (!convById.has(item.row.conversation_uuid))
+        problems.push(`missing conversation ${item.row.conversation_uuid}`);
     } else if (item.type === 'message') {
       wantMsgs++;
-      const m = msgById.get(item.row.voice_message_uuid);
-      if (!m) problems.push(`missing message ${item.row.voice_message_uuid}`);
+      const m = msgById.get(item.row.message_uuid);
+      if (!m) problems.push(`missing message ${item.row.message_uuid}`);
       else if (m.content !== item.row.content) problems.push(`content of ${m.id} changed on the way`);
     } else {
-      const c = convById.get(item.row.voice_conversation_uuid);
+      const c = convById.get(item.row.conversation_uuid);
       if (c && (c.resolution !== item.row.resolution || c.total_turns !== item.row.total_turns)) {
-        problems.push(`end not applied to ${item.row.voice_conversation_uuid}`);
+        problems.push(`end not applied to ${item.row.conversation_uuid}`);
       }
     }
   }

@@ -37,7 +37,7 @@ describe('write queue with rows Postgres refuses', () => {
     const strayEnd: QueuedRow = {
       type: 'conversation_end',
       row: {
-        voice_conversation_uuid: randomUUID(),
+        conversation_uuid: randomUUID(),
         domain_uuid,
         ended_at: new Date().toISOString(),
         duration_seconds: 1,

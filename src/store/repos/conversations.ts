@@ -1,10 +1,10 @@
 import { assertSecretaryInDomain, columnsOf, pick, valuesOf } from './helpers.js';
 import type { ConversationRow, ConversationSummary, Db } from './types.js';
 
-type Settable = Omit<ConversationRow, 'voice_conversation_uuid' | 'domain_uuid' | 'created_at'>;
+type Settable = Omit<ConversationRow, 'conversation_uuid' | 'domain_uuid' | 'created_at'>;
 
 /** The daemon makes the uuid, so replaying an insert is harmless. */
-export type ConversationInput = Pick<ConversationRow, 'voice_conversation_uuid' | 'call_uuid'> &
+export type ConversationInput = Pick<ConversationRow, 'conversation_uuid' | 'call_uuid'> &
   Partial<Omit<Settable, 'call_uuid'>>;
 
 /** What changes when a call ends (or mid-call, for the turn count). */
@@ -13,10 +13,10 @@ export type ConversationPatch = Partial<
 >;
 
 const INSERTABLE: readonly (keyof ConversationInput)[] = [
-  'voice_conversation_uuid',
+  'conversation_uuid',
   'call_uuid',
-  'voice_secretary_uuid',
-  'caller_id_number',
+  'secretary_uuid',
+  'caller_id',
   'caller_id_name',
   'destination_number',
   'processing_mode',
@@ -65,18 +65,18 @@ export function createConversationsRepo(sql: Db): ConversationsRepo {
   ): Promise<ConversationRow | undefined> => {
     const rows = await sql<ConversationRow[]>`
       SELECT * FROM v_voice_conversations
-      WHERE domain_uuid = ${domainUuid} AND voice_conversation_uuid = ${conversationUuid}`;
+      WHERE domain_uuid = ${domainUuid} AND conversation_uuid = ${conversationUuid}`;
     return rows[0];
   };
 
   return {
     async insert(domainUuid, input) {
-      await assertSecretaryInDomain(sql, domainUuid, input.voice_secretary_uuid);
+      await assertSecretaryInDomain(sql, domainUuid, input.secretary_uuid);
       const cols = columnsOf(input, INSERTABLE);
       const values = pick(input, cols, { domain_uuid: domainUuid });
       const res = await sql`
         INSERT INTO v_voice_conversations ${valuesOf(sql, values, [...cols, 'domain_uuid'])}
-        ON CONFLICT (voice_conversation_uuid) DO NOTHING`;
+        ON CONFLICT (conversation_uuid) DO NOTHING`;
       return res.count > 0;
     },
 
@@ -85,7 +85,7 @@ export function createConversationsRepo(sql: Db): ConversationsRepo {
       if (cols.length === 0) return findByUuid(domainUuid, conversationUuid);
       const rows = await sql<ConversationRow[]>`
         UPDATE v_voice_conversations SET ${valuesOf(sql, pick(patch, cols), cols)}
-        WHERE domain_uuid = ${domainUuid} AND voice_conversation_uuid = ${conversationUuid}
+        WHERE domain_uuid = ${domainUuid} AND conversation_uuid = ${conversationUuid}
         RETURNING *`;
       return rows[0];
     },
@@ -94,20 +94,20 @@ export function createConversationsRepo(sql: Db): ConversationsRepo {
 
     async history(domainUuid, { since, limit = 50 }) {
       return sql<ConversationSummary[]>`
-        SELECT c.*, count(m.voice_message_uuid)::int AS message_count
+        SELECT c.*, count(m.message_uuid)::int AS message_count
         FROM v_voice_conversations c
         LEFT JOIN v_voice_messages m
-          ON m.voice_conversation_uuid = c.voice_conversation_uuid AND m.domain_uuid = c.domain_uuid
+          ON m.conversation_uuid = c.conversation_uuid AND m.domain_uuid = c.domain_uuid
         WHERE c.domain_uuid = ${domainUuid} AND c.started_at >= ${since}
-        GROUP BY c.voice_conversation_uuid
-        ORDER BY c.started_at DESC, c.voice_conversation_uuid
+        GROUP BY c.conversation_uuid
+        ORDER BY c.started_at DESC, c.conversation_uuid
         LIMIT ${limit}`;
     },
 
     async remove(domainUuid, conversationUuid) {
       const res = await sql`
         DELETE FROM v_voice_conversations
-        WHERE domain_uuid = ${domainUuid} AND voice_conversation_uuid = ${conversationUuid}`;
+        WHERE domain_uuid = ${domainUuid} AND conversation_uuid = ${conversationUuid}`;
       return res.count > 0;
     },
   };

@@ -7,11 +7,11 @@ type Settable = Omit<
 >;
 
 export type DocumentInput = Pick<Settable, 'document_name'> & Partial<Settable>;
-export type DocumentPatch = Partial<Omit<Settable, 'voice_secretary_uuid'>>;
+export type DocumentPatch = Partial<Omit<Settable, 'secretary_uuid'>>;
 
 const INSERTABLE: readonly (keyof DocumentInput)[] = [
   'document_name',
-  'voice_secretary_uuid',
+  'secretary_uuid',
   'mime_type',
   'content_sha256',
   'status',
@@ -33,7 +33,7 @@ export interface ChunkInput {
 }
 
 export interface DocumentListFilter {
-  /** Only this secretary's documents plus the domain-wide ones (voice_secretary_uuid NULL). */
+  /** Only this secretary's documents plus the domain-wide ones (secretary_uuid NULL). */
   secretaryUuid?: string;
 }
 
@@ -72,7 +72,7 @@ export function createDocumentsRepo(sql: Db): DocumentsRepo {
     async create(domainUuid, input) {
       const cols = columnsOf(input, INSERTABLE);
       return inTransaction(sql, async (tx) => {
-        await assertSecretaryInDomain(tx, domainUuid, input.voice_secretary_uuid);
+        await assertSecretaryInDomain(tx, domainUuid, input.secretary_uuid);
         const values = pick(input, cols, { domain_uuid: domainUuid });
         const rows = await tx<DocumentRow[]>`
           INSERT INTO v_voice_documents ${valuesOf(tx, values, [...cols, 'domain_uuid'])} RETURNING *`;
@@ -85,7 +85,7 @@ export function createDocumentsRepo(sql: Db): DocumentsRepo {
       return sql<DocumentRow[]>`
         SELECT * FROM v_voice_documents
         WHERE domain_uuid = ${domainUuid}
-          AND (${secretary}::uuid IS NULL OR voice_secretary_uuid IS NULL OR voice_secretary_uuid = ${secretary}::uuid)
+          AND (${secretary}::uuid IS NULL OR secretary_uuid IS NULL OR secretary_uuid = ${secretary}::uuid)
         ORDER BY created_at, voice_document_uuid`;
     },
 

@@ -37,7 +37,7 @@ export async function assertSecretaryInDomain(
 ): Promise<void> {
   if (secretaryUuid === null || secretaryUuid === undefined) return;
   const rows = await db`
-    SELECT 1 FROM v_voice_secretaries WHERE domain_uuid = ${domainUuid} AND voice_secretary_uuid = ${secretaryUuid}`;
+    SELECT 1 FROM v_voice_secretaries WHERE domain_uuid = ${domainUuid} AND secretary_uuid = ${secretaryUuid}`;
   if (rows.length === 0)
     throw new InvalidInputError(`secretary ${secretaryUuid} is not in domain ${domainUuid}`);
 }

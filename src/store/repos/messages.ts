@@ -3,7 +3,7 @@ import type { Db, MessageRow } from './types.js';
 /** The daemon makes the uuid, so replaying an insert is harmless. */
 export type MessageInput = Pick<
   MessageRow,
-  'voice_message_uuid' | 'voice_conversation_uuid' | 'turn' | 'role' | 'content'
+  'message_uuid' | 'conversation_uuid' | 'turn' | 'role' | 'content'
 > &
   Partial<
     Pick<
@@ -39,8 +39,8 @@ export function createMessagesRepo(sql: Db): MessagesRepo {
       if (messages.length === 0) return 0;
       // One jsonb parameter for the whole batch: a fixed statement whatever the batch size.
       const batch = messages.map((m) => ({
-        voice_message_uuid: m.voice_message_uuid,
-        voice_conversation_uuid: m.voice_conversation_uuid,
+        message_uuid: m.message_uuid,
+        conversation_uuid: m.conversation_uuid,
         turn: m.turn,
         seq: m.seq ?? 0,
         role: m.role,
@@ -56,33 +56,33 @@ export function createMessagesRepo(sql: Db): MessagesRepo {
       }));
       const res = await sql`
         INSERT INTO v_voice_messages (
-          voice_message_uuid, voice_conversation_uuid, domain_uuid, turn, seq, role, content,
+          message_uuid, conversation_uuid, domain_uuid, turn, seq, role, content,
           stt_provider, llm_provider, tts_provider, stt_ms, llm_first_token_ms, tts_first_byte_ms, turn_ms,
           created_at)
-        SELECT v.voice_message_uuid, v.voice_conversation_uuid, c.domain_uuid, v.turn, v.seq, v.role, v.content,
+        SELECT v.message_uuid, v.conversation_uuid, c.domain_uuid, v.turn, v.seq, v.role, v.content,
           v.stt_provider, v.llm_provider, v.tts_provider, v.stt_ms, v.llm_first_token_ms, v.tts_first_byte_ms,
           v.turn_ms, coalesce(v.created_at, now())
         FROM jsonb_to_recordset(${sql.json(batch)}::jsonb) AS v (
-          voice_message_uuid uuid, voice_conversation_uuid uuid, turn integer, seq integer, role text,
+          message_uuid uuid, conversation_uuid uuid, turn integer, seq integer, role text,
           content text, stt_provider text, llm_provider text, tts_provider text, stt_ms integer,
           llm_first_token_ms integer, tts_first_byte_ms integer, turn_ms integer, created_at timestamptz)
         JOIN v_voice_conversations c
-          ON c.voice_conversation_uuid = v.voice_conversation_uuid AND c.domain_uuid = ${domainUuid}
-        ON CONFLICT (voice_message_uuid) DO NOTHING`;
+          ON c.conversation_uuid = v.conversation_uuid AND c.domain_uuid = ${domainUuid}
+        ON CONFLICT (message_uuid) DO NOTHING`;
       return res.count;
     },
 
     async listByConversation(domainUuid, conversationUuid) {
       return sql<MessageRow[]>`
         SELECT * FROM v_voice_messages
-        WHERE domain_uuid = ${domainUuid} AND voice_conversation_uuid = ${conversationUuid}
-        ORDER BY turn, seq, created_at, voice_message_uuid`;
+        WHERE domain_uuid = ${domainUuid} AND conversation_uuid = ${conversationUuid}
+        ORDER BY turn, seq, created_at, message_uuid`;
     },
 
     async removeByConversation(domainUuid, conversationUuid) {
       const res = await sql`
         DELETE FROM v_voice_messages
-        WHERE domain_uuid = ${domainUuid} AND voice_conversation_uuid = ${conversationUuid}`;
+        WHERE domain_uuid = ${domainUuid} AND conversation_uuid = ${conversationUuid}`;
       return res.count;
     },
   };

@@ -2,13 +2,13 @@ import { InvalidInputError } from '../../core/errors.js';
 import { columnsOf, firstRow, inTransaction, pick, valuesOf } from './helpers.js';
 import type { Db, ProviderType, SecretaryRow, SecretaryWithProviders } from './types.js';
 
-type Settable = Omit<SecretaryRow, 'voice_secretary_uuid' | 'domain_uuid' | 'created_at' | 'updated_at'>;
+type Settable = Omit<SecretaryRow, 'secretary_uuid' | 'domain_uuid' | 'created_at' | 'updated_at'>;
 
-export type SecretaryInput = Pick<Settable, 'secretary_name' | 'extension'> & Partial<Settable>;
+export type SecretaryInput = Pick<Settable, 'name' | 'extension'> & Partial<Settable>;
 export type SecretaryPatch = Partial<Settable>;
 
 const SETTABLE: readonly (keyof Settable)[] = [
-  'secretary_name',
+  'name',
   'extension',
   'processing_mode',
   'system_prompt',
@@ -82,7 +82,7 @@ export function createSecretariesRepo(sql: Db): SecretariesRepo {
     async list(domainUuid) {
       return sql<SecretaryRow[]>`
         SELECT * FROM v_voice_secretaries WHERE domain_uuid = ${domainUuid}
-        ORDER BY extension, secretary_name, voice_secretary_uuid`;
+        ORDER BY extension, name, secretary_uuid`;
     },
 
     findByUuid: (domainUuid, secretaryUuid) => findByUuid(sql, domainUuid, secretaryUuid),
@@ -97,7 +97,7 @@ export function createSecretariesRepo(sql: Db): SecretariesRepo {
     async findEnabledByUuid(domainUuid, secretaryUuid) {
       const rows = await sql<SecretaryWithProviders[]>`
         ${withProviders(sql)}
-        WHERE s.domain_uuid = ${domainUuid} AND s.voice_secretary_uuid = ${secretaryUuid} AND s.is_enabled`;
+        WHERE s.domain_uuid = ${domainUuid} AND s.secretary_uuid = ${secretaryUuid} AND s.is_enabled`;
       return rows[0];
     },
 
@@ -121,7 +121,7 @@ export function createSecretariesRepo(sql: Db): SecretariesRepo {
         // The helper must sit right after SET in this template: postgres.js picks its form from the SQL before it.
         const rows = await tx<SecretaryRow[]>`
           UPDATE v_voice_secretaries SET ${valuesOf(tx, pick(patch, cols), cols)}, updated_at = now()
-          WHERE domain_uuid = ${domainUuid} AND voice_secretary_uuid = ${secretaryUuid}
+          WHERE domain_uuid = ${domainUuid} AND secretary_uuid = ${secretaryUuid}
           RETURNING *`;
         return rows[0];
       });
@@ -129,7 +129,7 @@ export function createSecretariesRepo(sql: Db): SecretariesRepo {
 
     async remove(domainUuid, secretaryUuid) {
       const res = await sql`
-        DELETE FROM v_voice_secretaries WHERE domain_uuid = ${domainUuid} AND voice_secretary_uuid = ${secretaryUuid}`;
+        DELETE FROM v_voice_secretaries WHERE domain_uuid = ${domainUuid} AND secretary_uuid = ${secretaryUuid}`;
       return res.count > 0;
     },
   };
@@ -141,7 +141,7 @@ async function findByUuid(
   secretaryUuid: string,
 ): Promise<SecretaryRow | undefined> {
   const rows = await db<SecretaryRow[]>`
-    SELECT * FROM v_voice_secretaries WHERE domain_uuid = ${domainUuid} AND voice_secretary_uuid = ${secretaryUuid}`;
+    SELECT * FROM v_voice_secretaries WHERE domain_uuid = ${domainUuid} AND secretary_uuid = ${secretaryUuid}`;
   return rows[0];
 }
 

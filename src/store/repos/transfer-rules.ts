@@ -8,7 +8,7 @@ type Settable = Omit<
 
 export type TransferRuleInput = Pick<Settable, 'department' | 'destination_type' | 'destination_number'> &
   Partial<Settable>;
-export type TransferRulePatch = Partial<Omit<Settable, 'voice_secretary_uuid'>>;
+export type TransferRulePatch = Partial<Omit<Settable, 'secretary_uuid'>>;
 
 const PATCHABLE: readonly (keyof TransferRulePatch)[] = [
   'department',
@@ -22,10 +22,10 @@ const PATCHABLE: readonly (keyof TransferRulePatch)[] = [
   'fallback_destination',
   'is_enabled',
 ];
-const INSERTABLE: readonly (keyof TransferRuleInput)[] = [...PATCHABLE, 'voice_secretary_uuid'];
+const INSERTABLE: readonly (keyof TransferRuleInput)[] = [...PATCHABLE, 'secretary_uuid'];
 
 export interface TransferRuleListFilter {
-  /** This secretary's rules plus the domain-wide ones (voice_secretary_uuid NULL). */
+  /** This secretary's rules plus the domain-wide ones (secretary_uuid NULL). */
   secretaryUuid?: string;
   enabledOnly?: boolean;
 }
@@ -65,7 +65,7 @@ export function createTransferRulesRepo(sql: Db): TransferRulesRepo {
     async create(domainUuid, input) {
       const cols = columnsOf(input, INSERTABLE);
       return inTransaction(sql, async (tx) => {
-        await assertSecretaryInDomain(tx, domainUuid, input.voice_secretary_uuid);
+        await assertSecretaryInDomain(tx, domainUuid, input.secretary_uuid);
         const values = { ...toValues(tx, input, cols), domain_uuid: domainUuid };
         const rows = await tx<TransferRuleRow[]>`
           INSERT INTO v_voice_transfer_rules ${valuesOf(tx, values, [...cols, 'domain_uuid'])} RETURNING *`;
@@ -79,7 +79,7 @@ export function createTransferRulesRepo(sql: Db): TransferRulesRepo {
       return sql<TransferRuleRow[]>`
         SELECT * FROM v_voice_transfer_rules
         WHERE domain_uuid = ${domainUuid}
-          AND (${secretary}::uuid IS NULL OR voice_secretary_uuid IS NULL OR voice_secretary_uuid = ${secretary}::uuid)
+          AND (${secretary}::uuid IS NULL OR secretary_uuid IS NULL OR secretary_uuid = ${secretary}::uuid)
           AND (NOT ${enabledOnly}::boolean OR is_enabled)
         ORDER BY priority, created_at, voice_transfer_rule_uuid`;
     },

@@ -46,9 +46,9 @@ export interface ProviderWithSecrets extends ProviderRow {
 }
 
 export interface SecretaryRow {
-  voice_secretary_uuid: string;
+  secretary_uuid: string;
   domain_uuid: string;
-  secretary_name: string;
+  name: string;
   extension: string;
   processing_mode: ProcessingMode;
   system_prompt: string;
@@ -88,11 +88,11 @@ export type Resolution =
   'completed' | 'transferred' | 'caller_hangup' | 'max_turns' | 'silence' | 'timeout' | 'error' | 'drained';
 
 export interface ConversationRow {
-  voice_conversation_uuid: string;
+  conversation_uuid: string;
   domain_uuid: string;
-  voice_secretary_uuid: string | null;
+  secretary_uuid: string | null;
   call_uuid: string;
-  caller_id_number: string | null;
+  caller_id: string | null;
   caller_id_name: string | null;
   destination_number: string | null;
   processing_mode: ProcessingMode;
@@ -112,8 +112,8 @@ export interface ConversationSummary extends ConversationRow {
 export type MessageRole = 'user' | 'assistant' | 'system' | 'tool';
 
 export interface MessageRow {
-  voice_message_uuid: string;
-  voice_conversation_uuid: string;
+  message_uuid: string;
+  conversation_uuid: string;
   domain_uuid: string;
   turn: number;
   seq: number;
@@ -134,7 +134,7 @@ export type DocumentStatus = 'pending' | 'ready' | 'failed';
 export interface DocumentRow {
   voice_document_uuid: string;
   domain_uuid: string;
-  voice_secretary_uuid: string | null;
+  secretary_uuid: string | null;
   document_name: string;
   mime_type: string;
   content_sha256: string | null;
@@ -164,7 +164,7 @@ export type FallbackAction = 'voicemail' | 'operator' | 'message' | 'hangup';
 export interface TransferRuleRow {
   voice_transfer_rule_uuid: string;
   domain_uuid: string;
-  voice_secretary_uuid: string | null;
+  secretary_uuid: string | null;
   department: string;
   keywords: string[];
   destination_type: DestinationType;
