@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidInputError } from '../core/errors.js';
+import { terminalSafeLine } from './terminal.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -54,9 +55,10 @@ export function printTable(rows: Record<string, unknown>[], json: boolean, out: 
   const cell = (v: unknown): string => {
     if (v === null || v === undefined) return '';
     if (v instanceof Date) return v.toISOString();
-    if (typeof v === 'string') return v;
+    // Escaped here, not only when written, so the widths are those of what the terminal shows.
+    if (typeof v === 'string') return terminalSafeLine(v);
     if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
-    return JSON.stringify(v);
+    return terminalSafeLine(JSON.stringify(v));
   };
 
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
