@@ -52,7 +52,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
     let outcome: ConversationOutcome | undefined;
     let started = false;
     try {
-      const domain = await resolveDomain(deps.domains, cd);
+      const domain = await resolveDomain(deps.domains, cd, log);
       if (!domain) {
         log.warn(
           { domainUuid: cd.domainUuid, domainName: cd.domainName, context: cd.context },
@@ -114,10 +114,22 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
   };
 }
 
-async function resolveDomain(domains: DomainsRepo, cd: ChannelData): Promise<DomainRow | undefined> {
+async function resolveDomain(
+  domains: DomainsRepo,
+  cd: ChannelData,
+  log: Logger,
+): Promise<DomainRow | undefined> {
   let domain = cd.domainUuid ? await domains.findByUuid(cd.domainUuid) : undefined;
   if (!domain) {
     const name = cd.domainName ?? cd.context;
+    // FusionPBX always sets domain_uuid; one that names no domain usually is a dialplan copied from another
+    // tenant or system, and the name match may then pick a tenant the operator did not mean.
+    if (cd.domainUuid) {
+      log.warn(
+        { domainUuid: cd.domainUuid.slice(0, 64), domainName: name },
+        'variable_domain_uuid is not a known domain: matching the domain name instead',
+      );
+    }
     if (name) domain = await domains.findByName(name);
   }
   return domain && domain.domain_enabled !== false ? domain : undefined;

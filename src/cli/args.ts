@@ -1,12 +1,18 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidInputError } from '../core/errors.js';
+import { terminalSafeLine } from './terminal.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Parses a sub-command's flags strictly; unknown flags are one clear InvalidInputError. */
+/**
+ * Parses a sub-command's flags strictly; unknown flags are one clear InvalidInputError, and so is a NUL
+ * character in any value (PostgreSQL text cannot hold one: it would be a raw 22021 from the database).
+ */
 export function parseFlags<O extends Options>(argv: string[], options: O) {
+  let parsed;
   try {
-    return parseArgs({
+    parsed = parseArgs({
       args: argv,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       strict: true,
@@ -14,6 +20,38 @@ export function parseFlags<O extends Options>(argv: string[], options: O) {
     });
   } catch (err) {
     throw new InvalidInputError((err as Error).message);
+  }
+  for (const [flag, value] of Object.entries(parsed.values)) {
+    for (const v of Array.isArray(value) ? (value as unknown[]) : [value]) {
+      if (typeof v === 'string' && v.includes('\0'))
+        throw new InvalidInputError(`--${flag}: contains a NUL character`);
+    }
+  }
+  if (parsed.positionals.some((p) => p.includes('\0')))
+    throw new InvalidInputError('an argument contains a NUL character');
+  return parsed;
+}
+
+/**
+ * A text file given to a flag, as a string fit for a text column: valid UTF-8 (a byte-order mark is dropped)
+ * without NUL bytes; anything else is an InvalidInputError naming the flag and the file.
+ */
+export async function readTextFile(file: string, flag: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new InvalidInputError(`--${flag}: cannot read ${file}: ${code}`);
+  }
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) {
+    throw new InvalidInputError(`--${flag}: ${file} has a NUL byte at offset ${nul}; expected UTF-8 text`);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InvalidInputError(`--${flag}: ${file} is not valid UTF-8 text`);
   }
 }
 
@@ -54,9 +92,10 @@ export function printTable(rows: Record<string, unknown>[], json: boolean, out: 
   const cell = (v: unknown): string => {
     if (v === null || v === undefined) return '';
     if (v instanceof Date) return v.toISOString();
-    if (typeof v === 'string') return v;
+    // Escaped here, not only when written, so the widths are those of what the terminal shows.
+    if (typeof v === 'string') return terminalSafeLine(v);
     if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
-    return JSON.stringify(v);
+    return terminalSafeLine(JSON.stringify(v));
   };
 
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));

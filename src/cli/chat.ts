@@ -89,7 +89,7 @@ export async function runChat(
       const result = await converse(session.conversation, lines, out, session.secretary.transfer_extension);
       out(`# ${result}; conversation ${session.conversation.transcript.conversationUuid}`);
     } finally {
-      await session.queue.close({ timeoutMs: 10_000 });
+      await session.close({ timeoutMs: 10_000 });
     }
     return 0;
   } finally {

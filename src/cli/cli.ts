@@ -12,6 +12,7 @@ import { runMigrate, migrateHelp } from './migrate.js';
 import { providersHelp, runProviders } from './providers.js';
 import { runDaemon, runHelp } from './run.js';
 import { runSecretaries, secretariesHelp } from './secretaries.js';
+import { terminalSafe } from './terminal.js';
 
 type Command = {
   summary: string;
@@ -95,12 +96,19 @@ const processIo: CliIo = {
   stderr: (s) => void process.stderr.write(s),
 };
 
-/** The `voice-ai` command. Only this function decides the process exit code. */
+/**
+ * The `voice-ai` command. Only this function decides the process exit code. Everything it writes (output,
+ * errors, log lines) has its terminal controls escaped: much of it comes from callers and LLMs.
+ */
 export async function cli(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
-  io: CliIo = processIo,
+  rawIo: CliIo = processIo,
 ): Promise<number> {
+  const io: CliIo = {
+    stdout: (s) => rawIo.stdout(terminalSafe(s)),
+    stderr: (s) => rawIo.stderr(terminalSafe(s)),
+  };
   const out = (s: string): void => io.stdout(`${s}\n`);
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { InvalidInputError } from '../core/errors.js';
 import { parseFlags, printTable, runSubcommand } from './args.js';
 import { intFlag, positionals, requireUuid, resolveDomain, withRepos } from './resolve.js';
+import { terminalSafeLine } from './terminal.js';
 
 export const conversationsHelp = `Usage:
   voice-ai conversations list --domain D [--since 7d|24h|30m|ISO-DATE] [--limit N] [--json]
@@ -111,7 +112,9 @@ async function show(argv: string[], config: Config, out: Out): Promise<number> {
   }
   const c = conversation;
   out(`conversation ${c.conversation_uuid} (call ${c.call_uuid})`);
-  out(`  caller ${c.caller_id ?? '?'} ${c.caller_id_name ?? ''} -> ${c.destination_number ?? '?'}`.trimEnd());
+  // The caller chose the name (and the trunk the number): a line break in it must not fake a line here.
+  const caller = terminalSafeLine(`${c.caller_id ?? '?'} ${c.caller_id_name ?? ''}`.trimEnd());
+  out(`  caller ${caller} -> ${terminalSafeLine(c.destination_number ?? '?')}`);
   out(
     `  started ${c.started_at.toISOString()}, ${c.duration_seconds ?? '?'} s, ${c.total_turns} turns, ${c.processing_mode}`,
   );

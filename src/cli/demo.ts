@@ -68,7 +68,7 @@ export async function runDemo(
     try {
       outcome = await converse(session.conversation, DEMO_SCRIPT, out, session.secretary.transfer_extension);
     } finally {
-      await session.queue.close({ timeoutMs: 10_000 });
+      await session.close({ timeoutMs: 10_000 });
     }
     const conversationUuid = session.conversation.transcript.conversationUuid;
     out(

@@ -16,6 +16,18 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
+// A reader that stops early (`voice-ai conversations list | head -1`) closes the pipe; Node ignores SIGPIPE,
+// so that arrives as EPIPE on the next write. It ends the command quietly with status 0 (not the 141 of a
+// SIGPIPE death): the reader got what it wanted, and `set -o pipefail` scripts do not fail. Not the daemon: its
+// stdout is journald, and a broken one is a failure systemd should restart it after (Restart=on-failure).
+const command = process.argv[2];
+for (const stream of command === 'run' ? [] : [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
+}
+
 cli(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { InvalidInputError } from '../core/errors.js';
@@ -6,7 +5,7 @@ import type { Repos } from '../store/repos/index.js';
 import { isUuid } from '../store/repos/helpers.js';
 import type { SecretaryPatch } from '../store/repos/secretaries.js';
 import type { ProcessingMode, ProviderType, SecretaryRow } from '../store/repos/types.js';
-import { parseFlags, printTable, runSubcommand } from './args.js';
+import { parseFlags, printTable, readTextFile, runSubcommand } from './args.js';
 import {
   intFlag,
   positionals,
@@ -281,12 +280,7 @@ async function systemPrompt(
     throw new InvalidInputError('--system-prompt and --system-prompt-file exclude each other');
   }
   if (file === undefined) return inline;
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new InvalidInputError(`--system-prompt-file: cannot read ${file}: ${code}`);
-  }
+  return readTextFile(file, 'system-prompt-file');
 }
 
 /** Turns the schema's refusals into one line an operator can act on. */

@@ -9,7 +9,8 @@ import type { ProviderByKind, ProviderRow as AdapterRow } from '../providers/typ
 import type { Sql } from '../store/db.js';
 import { createRepos } from '../store/repos/index.js';
 import type { SecretaryWithProviders } from '../store/repos/types.js';
-import { createWriteQueue, type WriteQueue } from '../store/write-queue.js';
+import { startClaimedWriteQueue } from '../store/spool-claim.js';
+import type { WriteQueue } from '../store/write-queue.js';
 import { resolveDomain } from './resolve.js';
 
 export interface TextSession {
@@ -19,12 +20,15 @@ export interface TextSession {
   queue: WriteQueue;
   llmName: string;
   ttsName: string | undefined;
+  /** Closes the write queue (writing or spooling every row) and releases this process's spool directory. */
+  close(opts: { timeoutMs: number }): Promise<void>;
 }
 
 /**
  * Opens a text conversation with the secretary on (domain, extension): the same providers (the secretary's
  * own first, then the domain's others as fallbacks), prompt and tools as a call, rows written through a
- * write queue the caller must close.
+ * write queue the caller must close (TextSession.close). Several sessions may run at once on one
+ * `config.spoolDir`: each process spools in a directory of its own under it, and replays what dead ones left.
  */
 export async function openTextSession(opts: {
   sql: Sql;
@@ -61,16 +65,15 @@ export async function openTextSession(opts: {
   };
   const llm = await build('llm', secretary.llm_provider_uuid);
   const tts = opts.say ? await build('tts', secretary.tts_provider_uuid) : undefined;
-  const queue = createWriteQueue({
+  const claimed = await startClaimedWriteQueue({
     sql: opts.sql,
-    spoolDir: opts.config.spoolDir,
+    baseDir: opts.config.spoolDir,
     log: opts.log.child({ component: 'write-queue' }),
   });
-  await queue.start();
   const conversation = new TextConversation({
     secretary: secretaryProfile(secretary, domain.domain_name),
     llm,
-    sink: queue,
+    sink: claimed.queue,
     clock: systemClock,
     ...(tts && opts.say ? { tts: { provider: tts, dir: opts.say.dir, rateHz: opts.say.rateHz } } : {}),
   });
@@ -78,8 +81,9 @@ export async function openTextSession(opts: {
     conversation,
     secretary,
     domainName: domain.domain_name,
-    queue,
+    queue: claimed.queue,
     llmName: llm.info.vendor,
     ttsName: tts?.info.vendor,
+    close: (o) => claimed.close(o),
   };
 }

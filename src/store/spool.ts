@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { delay } from '../core/abort.js';
@@ -12,7 +12,10 @@ import { conversationOf, isQueuedRow, type DeadLetter, type QueuedRow } from './
  * The write queue's disk: segments of JSON lines (one queued row per line), each written and fsync'd before
  * the rows in it count as safe. A segment is named by the sequence number of the first batch it holds, and
  * batches are numbered in the order they left memory, so replaying segments in name order replays rows in
- * the order they were enqueued, across restarts. One spool directory belongs to one daemon.
+ * the order they were enqueued, across restarts. One spool directory belongs to one process (the daemon's is
+ * its own; short-lived processes such as `voice-ai chat` claim one each, see spool-claim.ts), which may also
+ * adopt the directories of dead processes: their segments replay before its own, and each emptied one is
+ * removed. A segment that disappears underneath (someone else replayed it) is logged and skipped.
  */
 export interface SpoolSegment {
   readonly name: string;
@@ -32,8 +35,12 @@ export interface Spool {
   append(seq: number, items: readonly QueuedRow[]): Promise<void>;
   /** Closes the segment being appended to and lists every durable segment, oldest first. */
   segments(): Promise<readonly SpoolSegment[]>;
-  /** The rows of a segment; lines that are not rows (a write cut short by a crash) go to the dead-letter file. */
+  /**
+   * The rows of a segment; lines that are not rows (a write cut short by a crash) go to the dead-letter file.
+   * A segment whose file vanished (logged) has none, and is forgotten.
+   */
   read(segment: SpoolSegment): Promise<QueuedRow[]>;
+  /** Deletes a replayed segment; a no-op for one already gone. */
   remove(segment: SpoolSegment): Promise<void>;
   /** Appends entries (fsync'd) to `dead-letter.jsonl`, which an operator inspects and replays by hand. */
   deadLetter(entries: readonly DeadLetter[]): Promise<void>;
@@ -48,14 +55,25 @@ export interface SpoolOptions {
   /** A segment takes no more batches once it holds this many rows. */
   segmentMaxRows?: number;
   clock?: Clock;
+  /** Spool directories of dead processes, now this one's: replayed first (in this order), removed once empty. */
+  adopt?: readonly string[];
 }
 
 export const DEAD_LETTER_FILE = 'dead-letter.jsonl';
 const SEGMENT_RE = /^segment-(\d{16})-(\d{6})\.jsonl$/;
 
+/** True for the name of a segment file. */
+export function isSegmentFile(name: string): boolean {
+  return SEGMENT_RE.test(name);
+}
+
 interface Segment {
   name: string;
   file: string;
+  /** Adopted directories replay first, in the order given; this process's own directory comes last. */
+  group: number;
+  /** The adopted directory it is in; undefined for this process's own. */
+  adoptedDir: string | undefined;
   seq: number;
   sub: number;
   rows: number;
@@ -79,17 +97,45 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
   const segments = new Map<string, Segment>();
   let maxSeq = 0;
   let durable = 0;
-  for (const name of await readdir(dir)) {
-    const m = SEGMENT_RE.exec(name);
-    if (!m) continue;
-    const file = path.join(dir, name);
-    const rows = await countLines(file);
-    const seg: Segment = { name, file, seq: Number(m[1]), sub: Number(m[2]), rows, corruptHandled: false };
-    segments.set(name, seg);
-    maxSeq = Math.max(maxSeq, seg.seq);
-    durable += rows;
+  const adopt = opts.adopt ?? [];
+  const sources = [
+    ...adopt.map((d, group) => ({ d, group, adopted: true })),
+    { d: dir, group: adopt.length, adopted: false },
+  ];
+  for (const { d, group, adopted } of sources) {
+    for (const file of await readdir(d)) {
+      const m = SEGMENT_RE.exec(file);
+      if (!m) continue;
+      const full = path.join(d, file);
+      const rows = await countLines(full);
+      // Names from several directories must not collide: adopted ones carry their directory's.
+      const name = adopted ? `${path.basename(d)}/${file}` : file;
+      const seg: Segment = {
+        name,
+        file: full,
+        group,
+        adoptedDir: adopted ? d : undefined,
+        seq: Number(m[1]),
+        sub: Number(m[2]),
+        rows,
+        corruptHandled: false,
+      };
+      segments.set(name, seg);
+      // Only this process's own numbering matters for new batches: adopted segments replay first anyway.
+      if (!adopted) maxSeq = Math.max(maxSeq, seg.seq);
+      durable += rows;
+    }
   }
-  if (segments.size > 0) log.info({ segments: segments.size, rows: durable }, 'spool has rows to replay');
+  if (segments.size > 0) {
+    log.info(
+      { segments: segments.size, rows: durable, adoptedDirs: adopt.length },
+      'spool has rows to replay',
+    );
+  }
+  // An adopted directory left with nothing to replay goes now (a dead-letter file keeps it).
+  for (const d of adopt) {
+    if (![...segments.values()].some((s) => s.adoptedDir === d)) await rmdir(d).catch(() => undefined);
+  }
 
   let pending = durable;
   let deadLettered = 0;
@@ -120,7 +166,16 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     const fh = await open(file, 'wx', 0o600);
     // The new name must survive a power cut too, not only the bytes in it.
     await syncDir(dir);
-    const seg: Segment = { name, file, seq, sub, rows: 0, corruptHandled: false };
+    const seg: Segment = {
+      name,
+      file,
+      group: adopt.length,
+      adoptedDir: undefined,
+      seq,
+      sub,
+      rows: 0,
+      corruptHandled: false,
+    };
     segments.set(name, seg);
     return { seg, fh, size: 0 };
   };
@@ -177,7 +232,26 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     }
   };
 
-  const byAge = (a: Segment, b: Segment): number => a.seq - b.seq || a.sub - b.sub;
+  const byAge = (a: Segment, b: Segment): number => a.group - b.group || a.seq - b.seq || a.sub - b.sub;
+
+  /** Forgets a segment whose rows are gone from this spool (replayed, or taken by someone else). */
+  const forget = async (seg: Segment): Promise<void> => {
+    segments.delete(seg.name);
+    pending -= seg.rows;
+    durable -= seg.rows;
+    const d = seg.adoptedDir;
+    if (d !== undefined && ![...segments.values()].some((s) => s.adoptedDir === d)) {
+      await rmdir(d).catch(() => undefined);
+    }
+  };
+
+  /**
+   * A segment file that vanished: another process replayed and removed it (two processes on one spool
+   * directory). Its rows are not ours to deliver any more; waiting for the file would wedge the queue.
+   */
+  const vanished = (seg: Segment, op: string): void => {
+    log.warn({ segment: seg.name, rows: seg.rows, op }, 'spool segment vanished; skipping it');
+  };
   const find = (segment: SpoolSegment): Segment => {
     const seg = segments.get(segment.name);
     if (!seg) throw new VoiceAiError('E_NOT_FOUND', `spool segment ${segment.name} is gone`);
@@ -229,7 +303,15 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     read(segment) {
       return serial(async () => {
         const seg = find(segment);
-        const text = await readFile(seg.file, 'utf8');
+        let text: string;
+        try {
+          text = await readFile(seg.file, 'utf8');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          vanished(seg, 'read');
+          await forget(seg);
+          return [];
+        }
         const lines = text.split('\n');
         const last = lines.pop() ?? '';
         const items: QueuedRow[] = [];
@@ -249,11 +331,14 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     },
     remove(segment) {
       return serial(async () => {
-        const seg = find(segment);
-        await unlink(seg.file);
-        segments.delete(seg.name);
-        pending -= seg.rows;
-        durable -= seg.rows;
+        // Forgotten already when it vanished before it could be read.
+        const seg = segments.get(segment.name);
+        if (!seg) return;
+        await unlink(seg.file).catch((err: unknown) => {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          vanished(seg, 'remove');
+        });
+        await forget(seg);
       });
     },
     deadLetter(entries) {

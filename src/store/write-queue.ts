@@ -63,8 +63,10 @@ export interface WriteQueueStats {
 
 export interface WriteQueueOptions {
   sql: postgres.Sql;
-  /** This daemon's own directory; never shared between daemons. */
+  /** This process's own directory; never shared between processes (see spool-claim.ts for several at once). */
   spoolDir: string;
+  /** Spool directories of dead processes to replay first (from claimSpoolDir). */
+  adoptSpoolDirs?: readonly string[];
   log: Logger;
   flushIntervalMs?: number;
   batchSize?: number;
@@ -126,6 +128,7 @@ export function createWriteQueue(opts: WriteQueueOptions): WriteQueue {
       log,
       clock,
       ...(opts.segmentMaxRows === undefined ? {} : { segmentMaxRows: opts.segmentMaxRows }),
+      ...(opts.adoptSpoolDirs === undefined ? {} : { adopt: opts.adoptSpoolDirs }),
     }).then((s) => {
       spool = s;
       nextSeq = s.maxSeq + 1;
