@@ -14,6 +14,8 @@
 -- set aside with a NOTICE. Nothing is dropped but the playbook's own foreign keys, replaced by ours with their
 -- ON DELETE actions. Then 001-009 run as on any database.
 DO $$
+DECLARE
+  r record;
 BEGIN
   IF EXISTS (SELECT 1 FROM v_voice_schema_migrations) THEN
     RETURN;
@@ -39,6 +41,7 @@ BEGIN
   LANGUAGE plpgsql AS $f$
   DECLARE
     have text;
+    no_nulls boolean;
   BEGIN
     SELECT format_type(a.atttypid, a.atttypmod) INTO have
     FROM pg_attribute a
@@ -62,8 +65,8 @@ BEGIN
       IF fill IS NOT NULL THEN
         EXECUTE format('UPDATE %I SET %I = %s WHERE %I IS NULL', t, col, fill, col);
       END IF;
-      EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %I WHERE %I IS NULL)', t, col) INTO have;
-      IF have::boolean THEN
+      EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %I WHERE %I IS NULL)', t, col) INTO no_nulls;
+      IF no_nulls THEN
         EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET NOT NULL', t, col);
       ELSE
         RAISE NOTICE 'voice-ai adopt: %.% has NULL rows; the column stays nullable', t, col;
@@ -161,13 +164,22 @@ BEGIN
     PERFORM pg_temp.va_column('v_voice_secretaries', 'realtime_provider_uuid', 'uuid', NULL, false, NULL);
     PERFORM pg_temp.va_column('v_voice_secretaries', 'embeddings_provider_uuid', 'uuid', NULL, false, NULL);
     PERFORM pg_temp.va_column('v_voice_secretaries', 'is_enabled', 'boolean', 'true', true, 'true');
-    PERFORM pg_temp.va_column('v_voice_secretaries', 'max_turns', 'integer', '20', true, '20');
-    PERFORM pg_temp.va_column('v_voice_secretaries', 'max_silent_turns', 'integer', '3', true, '3');
-    PERFORM pg_temp.va_column('v_voice_secretaries', 'record_max_seconds', 'integer', '30', true, '30');
-    PERFORM pg_temp.va_column('v_voice_secretaries', 'silence_threshold', 'integer', '200', true, '200');
-    PERFORM pg_temp.va_column('v_voice_secretaries', 'silence_seconds', 'integer', '2', true, '2');
-    PERFORM pg_temp.va_column('v_voice_secretaries', 'idle_timeout_seconds', 'integer', '30', true, '30');
-    PERFORM pg_temp.va_column('v_voice_secretaries', 'max_call_seconds', 'integer', '600', true, '600');
+    -- The call settings of 002: each an integer with a default and a range.
+    FOR r IN
+      SELECT * FROM (VALUES
+        ('max_turns', 20, 1, 200),
+        ('max_silent_turns', 3, 1, 20),
+        ('record_max_seconds', 30, 1, 300),
+        ('silence_threshold', 200, 1, 10000),
+        ('silence_seconds', 2, 1, 30),
+        ('idle_timeout_seconds', 30, 1, 3600),
+        ('max_call_seconds', 600, 10, 86400)
+      ) AS v (col, dflt, lo, hi)
+    LOOP
+      PERFORM pg_temp.va_column('v_voice_secretaries', r.col, 'integer', r.dflt::text, true, r.dflt::text);
+      PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_' || r.col || '_check',
+                               format('%I BETWEEN %s AND %s', r.col, r.lo, r.hi));
+    END LOOP;
     PERFORM pg_temp.va_column('v_voice_secretaries', 'transfer_extension', 'text', NULL, false, NULL);
     PERFORM pg_temp.va_column('v_voice_secretaries', 'timezone', 'text', '''America/Sao_Paulo''', true,
                               '''America/Sao_Paulo''');
@@ -179,20 +191,6 @@ BEGIN
                              $c$extension ~ '^[0-9*#+]{1,32}$'$c$);
     PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_processing_mode_check',
                              $c$processing_mode IN ('turn_based', 'realtime', 'auto')$c$);
-    PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_max_turns_check',
-                             'max_turns BETWEEN 1 AND 200');
-    PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_max_silent_turns_check',
-                             'max_silent_turns BETWEEN 1 AND 20');
-    PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_record_max_seconds_check',
-                             'record_max_seconds BETWEEN 1 AND 300');
-    PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_silence_threshold_check',
-                             'silence_threshold BETWEEN 1 AND 10000');
-    PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_silence_seconds_check',
-                             'silence_seconds BETWEEN 1 AND 30');
-    PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_idle_timeout_seconds_check',
-                             'idle_timeout_seconds BETWEEN 1 AND 3600');
-    PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_max_call_seconds_check',
-                             'max_call_seconds BETWEEN 10 AND 86400');
     PERFORM pg_temp.va_check('v_voice_secretaries', 'v_voice_secretaries_transfer_extension_check',
                              $c$transfer_extension IS NULL OR transfer_extension ~ '^[0-9*#+]{1,32}$'$c$);
     PERFORM pg_temp.va_fk('v_voice_secretaries', 'domain_uuid', 'v_domains', 'domain_uuid', 'CASCADE');

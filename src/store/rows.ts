@@ -109,7 +109,6 @@ const COLUMNS: Record<QueuedRowType, readonly string[]> = {
  * a number or null. Values are left for Postgres to judge (a bad value is a dead letter, not a parse error).
  */
 export function isQueuedRow(value: unknown): value is QueuedRow {
-  upgradeLegacyColumns(value);
   if (typeof value !== 'object' || value === null) return false;
   const { type, row } = value as { type?: unknown; row?: unknown };
   if (typeof type !== 'string' || !Object.hasOwn(COLUMNS, type)) return false;
@@ -133,7 +132,8 @@ const LEGACY_COLUMNS: readonly (readonly [string, string])[] = [
   ['caller_id_number', 'caller_id'],
 ];
 
-function upgradeLegacyColumns(value: unknown): void {
+/** Renames the pre-009 keys of a parsed spool line in place; the spool calls it before isQueuedRow. */
+export function upgradeLegacyColumns(value: unknown): void {
   const row = (value as { row?: unknown } | null)?.row;
   if (typeof row !== 'object' || row === null) return;
   const r = row as Record<string, unknown>;

@@ -6,7 +6,13 @@ import { delay } from '../core/abort.js';
 import { backoffMs } from '../core/backoff.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { VoiceAiError } from '../core/errors.js';
-import { conversationOf, isQueuedRow, type DeadLetter, type QueuedRow } from './rows.js';
+import {
+  conversationOf,
+  isQueuedRow,
+  upgradeLegacyColumns,
+  type DeadLetter,
+  type QueuedRow,
+} from './rows.js';
 
 /**
  * The write queue's disk: segments of JSON lines (one queued row per line), each written and fsync'd before
@@ -360,6 +366,7 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
 function parseLine(line: string): QueuedRow | undefined {
   try {
     const value: unknown = JSON.parse(line);
+    upgradeLegacyColumns(value);
     return isQueuedRow(value) ? value : undefined;
   } catch {
     return undefined;

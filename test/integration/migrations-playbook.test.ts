@@ -215,6 +215,9 @@ describe('the design document queries', () => {
         sql`INSERT INTO v_voice_conversations (conversation_uuid, domain_uuid, call_uuid, resolution)
             VALUES (${randomUUID()}, ${domain}, 'x', 'abandoned')`,
       ).rejects.toThrow(/resolution_check/);
+      await expect(
+        sql`UPDATE v_voice_secretaries SET max_call_seconds = 5 WHERE secretary_uuid = ${seeded.secretary}`,
+      ).rejects.toThrow(/v_voice_secretaries_max_call_seconds_check/);
 
       // Migrating again is a no-op.
       expect((await migrate(sql)).applied).toEqual([]);
