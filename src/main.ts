@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { createCallHandler } from './calls/call-handler.js';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './core/clock.js';
+import { StartupError } from './core/errors.js';
+import { ReleaseStack } from './core/release-stack.js';
 import { PromptCache } from './conversation/speech.js';
 import {
   createInboundConnection,
@@ -51,11 +53,30 @@ export interface Daemon {
  * ESL connection and the outbound server that receives calls. Resources are released in reverse order.
  */
 export async function startDaemon(config: Config, opts: DaemonOptions): Promise<Daemon> {
+  const opened = new ReleaseStack();
+  const progress = { step: 'directories' };
+  try {
+    return await assemble(config, opts, opened, progress);
+  } catch (err) {
+    // systemd restarts us only if we exit: a half-started daemon (call port open, HTTP port taken) must not
+    // linger, so release what is open and let the caller exit non-zero (issue 9 item 1).
+    await opened.releaseAll(opts.log);
+    throw new StartupError(progress.step, err);
+  }
+}
+
+async function assemble(
+  config: Config,
+  opts: DaemonOptions,
+  opened: ReleaseStack,
+  progress: { step: string },
+): Promise<Daemon> {
   const { log } = opts;
   const clock = opts.clock ?? systemClock;
   await mkdir(path.join(config.audioDir, 'calls'), { recursive: true, mode: 0o2770 });
   await mkdir(config.spoolDir, { recursive: true, mode: 0o700 });
 
+  progress.step = 'database pool';
   const sql = createPool({
     url: config.databaseUrl ?? '',
     max: config.db.poolMax,
@@ -63,12 +84,15 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     connectTimeoutSeconds: config.db.connectTimeoutSeconds,
     statementTimeoutMs: config.db.statementTimeoutMs,
   });
+  opened.push('database pool', sql, (s) => s.end({ timeout: 5 }));
+  progress.step = 'directory cache';
   const directory = createDirectory({
     sql,
     log: log.child({ component: 'directory' }),
     encryptionKey: config.encryptionKey,
     clock,
   });
+  opened.push('directory cache', directory, (d) => d.close());
   const metrics = createMetrics({ log: log.child({ component: 'metrics' }) });
   const queue = createWriteQueue({
     sql,
@@ -77,7 +101,9 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     clock,
     onFlush: (ms) => metrics.observeWriteQueueFlush(ms),
   });
+  progress.step = 'write queue';
   await queue.start();
+  opened.push('write queue', queue, (q) => q.close());
   metrics.setWriteQueueSource(() => queue.stats());
   const registry = createProviderRegistry({
     log: log.child({ component: 'providers' }),
@@ -94,6 +120,8 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     password: config.esl.password,
     log: log.child({ component: 'esl-inbound' }),
   });
+  opened.push('inbound ESL', inbound, (c) => c.close());
+  // Not awaited: FreeSWITCH may come up after us; /readyz reports the link and it reconnects on its own.
   void inbound.start();
   metrics.setEslSource(() => ({ connected: inbound.connected, reconnects: inbound.reconnects }));
 
@@ -129,6 +157,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     },
   });
   const calls = new Set<Promise<void>>();
+  progress.step = `outbound ESL server on ${config.outbound.host}:${config.outbound.port}`;
   const outbound: OutboundServer = await createOutboundServer({
     host: config.outbound.host,
     port: config.outbound.port,
@@ -141,8 +170,13 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       return p;
     },
   });
+  opened.push('outbound ESL server', outbound, (o) => {
+    o.destroy();
+    return o.close();
+  });
   let draining = false;
   const spoolLimit = opts.spoolLimitRows ?? 1_000_000;
+  progress.step = `HTTP server on ${config.http.host}:${config.http.port}`;
   const http: HttpServer = await startHttpServer({
     host: config.http.host,
     port: config.http.port,

@@ -28,12 +28,20 @@ for (const stream of command === 'run' ? [] : [process.stdout, process.stderr]) 
   });
 }
 
+// Once the daemon has stopped (or failed to start) nothing may keep it alive: a handle left by a half-opened
+// resource would leave a failed `run` up and systemd's Restart=on-failure would never fire (issue 9 item 1).
+const exitSoon = (): void => {
+  if (command === 'run') setTimeout(() => process.exit(), 500).unref();
+};
+
 cli(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    exitSoon();
   },
   (err: unknown) => {
     process.stderr.write(`voice-ai: ${String(err)}\n`);
     process.exitCode = 1;
+    exitSoon();
   },
 );

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'E_TIMEOUT'
   | 'E_PROVIDER'
   | 'E_QUEUE_CLOSED'
-  | 'E_AUDIO_FORMAT';
+  | 'E_AUDIO_FORMAT'
+  | 'E_STARTUP';
 
 export class VoiceAiError extends Error {
   readonly code: ErrorCode;
@@ -42,6 +43,16 @@ export class ConfigError extends VoiceAiError {
 }
 
 export class MigrationError extends VoiceAiError {}
+
+/** The daemon could not start; `step` names what failed (everything opened before it has been released). */
+export class StartupError extends VoiceAiError {
+  readonly step: string;
+  constructor(step: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super('E_STARTUP', `start-up failed at ${step}: ${why}`, { cause });
+    this.step = step;
+  }
+}
 
 export class SecretKeyError extends VoiceAiError {
   readonly providerUuid: string | undefined;

@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { delay } from '../core/abort.js';
-import { backoffMs } from '../core/backoff.js';
 import { EslCommandError, EslError } from '../core/errors.js';
 import { EslConnection, subscribeCommand, type CommandOptions } from './connection.js';
 import type { EslEvent } from './event.js';
@@ -19,6 +18,7 @@ export interface InboundOptions {
   /** Subscribed after auth (BACKGROUND_JOB is always added, for bgapi); CUSTOM subclasses go last. */
   events?: readonly string[];
   format?: 'plain' | 'json';
+  /** Reconnect delays; INBOUND_BACKOFF by default. */
   backoff?: { baseMs: number; capMs: number };
   /** Default reply timeout of api/bgapi; 10 s by default. */
   commandTimeoutMs?: number;
@@ -34,6 +34,24 @@ export interface InboundOptions {
 export interface InboundEvents {
   state: [state: InboundState];
   event: [event: EslEvent];
+}
+
+/**
+ * Reconnect schedule of the control connection. FreeSWITCH is normally on the same host, so a restart is over in
+ * seconds: a 30 s cap measured 5.3 s of a dead control link after the switch was back (issue 9 item 13). 200 ms
+ * doubling to 1 s reconnects within about a second of the switch returning; the half-to-full jitter keeps at
+ * least 100 ms between attempts, so a long outage costs about one attempt a second, not a storm.
+ */
+export const INBOUND_BACKOFF = { baseMs: 200, capMs: 1000 } as const;
+
+/** The wait before reconnect attempt `attempt` (0-based): in [ceiling/2, ceiling), ceiling = min(cap, base*2^n). */
+export function reconnectDelayMs(
+  attempt: number,
+  backoff: { baseMs: number; capMs: number } = INBOUND_BACKOFF,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.max(0, attempt));
+  return Math.floor(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /**
@@ -109,7 +127,10 @@ export class InboundConnection extends EventEmitter<InboundEvents> {
 
   private async loop(): Promise<void> {
     let attempt = 0;
-    const { baseMs, capMs } = this.opts.backoff ?? { baseMs: 500, capMs: 30_000 };
+    // One warning per outage: the first failed attempt says so, the rest are debug until it is back.
+    let outageWarned = false;
+    let downSinceMs: number | undefined;
+    const backoff = this.opts.backoff ?? INBOUND_BACKOFF;
     while (!this.stop.signal.aborted) {
       try {
         const { conn, closed } = await this.connectOnce();
@@ -117,22 +138,35 @@ export class InboundConnection extends EventEmitter<InboundEvents> {
         this.isConnected = true;
         if (this.firstConnect?.settled === false) this.firstConnect.resolve();
         else this.reconnectCount++;
-        this.log.info({ reconnects: this.reconnectCount }, 'esl inbound connected');
+        const downMs = downSinceMs === undefined ? undefined : since - downSinceMs;
+        this.log.info(
+          { reconnects: this.reconnectCount, attempts: attempt, downMs },
+          'esl inbound connected',
+        );
+        outageWarned = false;
+        downSinceMs = undefined;
         this.safeEmit('state', 'connected');
         await closed;
         this.isConnected = false;
         if (conn === this.conn) this.conn = undefined;
         if (Date.now() - since >= (this.opts.stableAfterMs ?? 5000)) attempt = 0;
-        if (!this.stop.signal.aborted) this.log.warn('esl inbound disconnected');
+        if (!this.stop.signal.aborted) {
+          this.log.warn('esl inbound disconnected');
+          outageWarned = true;
+          downSinceMs = Date.now();
+        }
         this.safeEmit('state', 'disconnected');
       } catch (err) {
         if (this.stop.signal.aborted) break;
         const code = err instanceof EslError ? err.code : undefined;
+        downSinceMs ??= Date.now();
         if (code === 'E_ESL_AUTH') this.log.error({ err, code }, 'esl inbound auth failed');
-        else this.log.warn({ err, code }, 'esl inbound connect failed');
+        else if (!outageWarned) this.log.warn({ err, code }, 'esl inbound connect failed');
+        else this.log.debug({ err, code, attempt }, 'esl inbound connect failed');
+        outageWarned = true;
       }
       if (this.stop.signal.aborted) break;
-      const waitMs = backoffMs(attempt++, baseMs, capMs, this.opts.random);
+      const waitMs = reconnectDelayMs(attempt++, backoff, this.opts.random);
       await delay(waitMs, this.stop.signal).catch(() => undefined);
     }
   }

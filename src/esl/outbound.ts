@@ -116,8 +116,7 @@ export async function createOutboundServer(options: OutboundServerOptions): Prom
     sessions.add(session);
     void run(session);
   });
-  server.on('error', (err) => log.error({ err }, 'esl outbound server error'));
-
+  // A listen failure (EADDRINUSE) is the caller's to report, once; later errors are logged here.
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
@@ -126,6 +125,7 @@ export async function createOutboundServer(options: OutboundServerOptions): Prom
       resolve();
     });
   });
+  server.on('error', (err) => log.error({ err }, 'esl outbound server error'));
   const port = (server.address() as AddressInfo).port;
   log.info({ port, host: options.host ?? '127.0.0.1' }, 'esl outbound server listening');
 

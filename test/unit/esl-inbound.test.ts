@@ -7,11 +7,14 @@ import {
   type InboundConnection,
   type InboundOptions,
   type InboundState,
+  INBOUND_BACKOFF,
+  reconnectDelayMs,
 } from '../../src/esl/inbound.js';
 import {
   apiResponse,
   CommandReader,
   listen,
+  type LogLine,
   memoryLogger,
   plainEvent,
   reply,
@@ -93,6 +96,11 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** Polls a condition the client reaches on its own timers (log lines have no event to wait on). */
+async function until(pred: () => boolean): Promise<void> {
+  while (!pred()) await new Promise((r) => setTimeout(r, 5));
+}
 
 async function fake(): Promise<FakeInboundFs> {
   const fs = new FakeInboundFs();
@@ -190,5 +198,43 @@ describe('inbound connection', () => {
     await c.close();
     await expect(started).rejects.toMatchObject({ code: 'E_ESL_CLOSED' });
     await c.close();
+  });
+
+  it('reconnects a same-host control link within a second of the switch returning, never faster than 100 ms', () => {
+    // issue 9 item 13: the old 500 ms -> 30 s schedule left the link down 5.3 s after FreeSWITCH was back.
+    for (let attempt = 0; attempt < 40; attempt++) {
+      for (const r of [0, 0.5, 0.999]) {
+        const waitMs = reconnectDelayMs(attempt, INBOUND_BACKOFF, () => r);
+        expect(waitMs).toBeGreaterThanOrEqual(100);
+        expect(waitMs).toBeLessThan(1000);
+      }
+    }
+    expect(reconnectDelayMs(5, INBOUND_BACKOFF, () => 0)).toBe(500);
+  });
+
+  it('warns once per outage, not once per failed attempt, and reports the outage when it is back', async () => {
+    const fs = await fake();
+    const { log, lines } = memoryLogger();
+    const c = client(fs.port, { log });
+    await c.start();
+    const down = nextState(c, 'disconnected');
+    await fs.stop();
+    await down;
+    const failed = (): LogLine[] => lines.filter((l) => l.msg === 'esl inbound connect failed');
+    await until(() => failed().length >= 4);
+    const up = nextState(c, 'connected');
+    await fs.start(fs.port);
+    await up;
+    const warned = lines.filter((l) => l.level === 40).map((l) => l.msg);
+    expect(warned).toEqual(['esl inbound disconnected']);
+    expect(failed().every((l) => l.level === 20)).toBe(true);
+    const back = lines.filter((l) => l.msg === 'esl inbound connected').at(-1);
+    expect(back?.attempts).toBeGreaterThanOrEqual(4);
+    expect(typeof back?.downMs).toBe('number');
+    // A second outage warns again.
+    const down2 = nextState(c, 'disconnected');
+    await fs.stop();
+    await down2;
+    expect(lines.filter((l) => l.level === 40).length).toBe(2);
   });
 });
