@@ -134,6 +134,12 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     port: config.outbound.port,
     log: log.child({ component: 'esl-outbound' }),
     lingerSeconds: 5,
+    maxConnections: config.outbound.maxConnections,
+    maxHandshakes: config.outbound.maxHandshakes,
+    maxFrameBytes: config.outbound.maxFrameBytes,
+    bufferBudgetBytes: config.outbound.bufferBudgetBytes,
+    handshakeTimeoutMs: config.outbound.handshakeTimeoutMs,
+    onReject: (reason) => metrics.outboundRejected(reason),
     onSession: (session) => {
       const p = handler(session);
       calls.add(p);
@@ -141,6 +147,11 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
       return p;
     },
   });
+  metrics.setOutboundSource(() => ({
+    connections: outbound.sessions,
+    handshakes: outbound.handshakes,
+    bufferedBytes: outbound.bufferedBytes,
+  }));
   let draining = false;
   const spoolLimit = opts.spoolLimitRows ?? 1_000_000;
   const http: HttpServer = await startHttpServer({
