@@ -185,10 +185,12 @@ export class EslConnection {
     if (this.isClosed) return;
     if (reason !== undefined && this.closeReason === undefined) this.closeReason = reason;
     this.socket.destroy();
+    // The socket's close event comes a loop turn later; what it buffered is returned to the budget now.
+    this.parser.dispose();
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.isClosed) return;
+    if (this.isClosed || this.socket.destroyed) return;
     try {
       this.parser.push(chunk, this.onFrame);
     } catch (err) {

@@ -125,7 +125,11 @@ export async function createOutboundServer(options: OutboundServerOptions): Prom
   };
 
   /** Counts and logs (rate-limited) the first rejection of a connection; later ones are the same failure. */
-  const reject = (admission: Admission, reason: OutboundRejectReason, fields: Record<string, unknown>): void => {
+  const reject = (
+    admission: Admission,
+    reason: OutboundRejectReason,
+    fields: Record<string, unknown>,
+  ): void => {
     if (admission.reason !== undefined) return;
     admission.reason = reason;
     try {
@@ -195,7 +199,11 @@ export async function createOutboundServer(options: OutboundServerOptions): Prom
     // Checked before anything is allocated for the peer, so a flood costs a file descriptor for a moment only.
     if (!accepts(remoteAddress)) reject(admission, 'peer_not_allowed', { remoteAddress });
     else if (sessions.size >= maxConnections)
-      reject(admission, 'too_many_connections', { remoteAddress, connections: sessions.size, maxConnections });
+      reject(admission, 'too_many_connections', {
+        remoteAddress,
+        connections: sessions.size,
+        maxConnections,
+      });
     else if (handshakes >= maxHandshakes)
       reject(admission, 'too_many_handshakes', { remoteAddress, handshakes, maxHandshakes });
     if (admission.reason !== undefined) return refuse(socket);

@@ -243,7 +243,10 @@ export class EslParser {
     return true;
   }
 
-  private fail(code: 'E_ESL_FRAME_TOO_LARGE' | 'E_ESL_BUFFER_BUDGET' | 'E_ESL_PROTOCOL', message: string): void {
+  private fail(
+    code: 'E_ESL_FRAME_TOO_LARGE' | 'E_ESL_BUFFER_BUDGET' | 'E_ESL_PROTOCOL',
+    message: string,
+  ): void {
     this.failure = new EslError(code, message);
   }
 
