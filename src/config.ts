@@ -13,7 +13,20 @@ export interface Config {
   /** pgcrypto key for provider secrets. Never logged. */
   readonly encryptionKey: string | undefined;
   readonly esl: { readonly host: string; readonly port: number; readonly password: string };
-  readonly outbound: { readonly host: string; readonly port: number };
+  readonly outbound: {
+    readonly host: string;
+    readonly port: number;
+    /** Open connections (calls and handshakes) before new ones are closed at once. */
+    readonly maxConnections: number;
+    /** Connections still in the handshake before new ones are closed at once. */
+    readonly maxHandshakes: number;
+    /** Largest frame a peer may announce (channel data is a few KB to tens of KB). */
+    readonly maxFrameBytes: number;
+    /** Bytes all connections together may hold for incomplete frames. */
+    readonly bufferBudgetBytes: number;
+    /** From accept to the end of connect/linger/myevents/subscriptions. */
+    readonly handshakeTimeoutMs: number;
+  };
   readonly http: { readonly host: string; readonly port: number };
   readonly audioDir: string;
   readonly spoolDir: string;
@@ -141,6 +154,22 @@ export function loadConfig(
     problems.push(`VOICE_AI_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
 
+  // Defaults as in src/esl/outbound.ts (DEFAULT_OUTBOUND_*); config imports core only.
+  const outbound: Config['outbound'] = {
+    host: host('VOICE_AI_OUTBOUND_HOST'),
+    port: int('VOICE_AI_OUTBOUND_PORT', 8084, 0, 65_535),
+    maxConnections: int('VOICE_AI_OUTBOUND_MAX_CONNECTIONS', 1000, 1, 100_000),
+    maxHandshakes: int('VOICE_AI_OUTBOUND_MAX_HANDSHAKES', 128, 1, 100_000),
+    maxFrameBytes: int('VOICE_AI_OUTBOUND_MAX_FRAME_BYTES', 256 * 1024, 16 * 1024, 64 * 1024 * 1024),
+    bufferBudgetBytes: int('VOICE_AI_OUTBOUND_BUFFER_BUDGET_BYTES', 64 * 1024 * 1024, 64 * 1024, 2 ** 40),
+    handshakeTimeoutMs: int('VOICE_AI_OUTBOUND_HANDSHAKE_TIMEOUT_MS', 5000, 100, 120_000),
+  };
+  if (outbound.bufferBudgetBytes < outbound.maxFrameBytes) {
+    problems.push(
+      'VOICE_AI_OUTBOUND_BUFFER_BUDGET_BYTES: must be at least VOICE_AI_OUTBOUND_MAX_FRAME_BYTES, or no frame that large could ever be received',
+    );
+  }
+
   const config: Config = {
     databaseUrl,
     db: {
@@ -155,7 +184,7 @@ export function loadConfig(
       port: int('VOICE_AI_ESL_PORT', 8021, 1, 65_535),
       password: str('VOICE_AI_ESL_PASSWORD', 'ClueCon'),
     },
-    outbound: { host: host('VOICE_AI_OUTBOUND_HOST'), port: int('VOICE_AI_OUTBOUND_PORT', 8084, 0, 65_535) },
+    outbound,
     http: { host: host('VOICE_AI_HTTP_HOST'), port: int('VOICE_AI_HTTP_PORT', 8085, 0, 65_535) },
     audioDir: str('VOICE_AI_AUDIO_DIR', '/var/lib/voice-ai/audio'),
     spoolDir: str('VOICE_AI_SPOOL_DIR', '/var/lib/voice-ai/spool'),

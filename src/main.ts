@@ -163,6 +163,12 @@ async function assemble(
     port: config.outbound.port,
     log: log.child({ component: 'esl-outbound' }),
     lingerSeconds: 5,
+    maxConnections: config.outbound.maxConnections,
+    maxHandshakes: config.outbound.maxHandshakes,
+    maxFrameBytes: config.outbound.maxFrameBytes,
+    bufferBudgetBytes: config.outbound.bufferBudgetBytes,
+    handshakeTimeoutMs: config.outbound.handshakeTimeoutMs,
+    onReject: (reason) => metrics.outboundRejected(reason),
     onSession: (session) => {
       const p = handler(session);
       calls.add(p);
@@ -174,6 +180,11 @@ async function assemble(
     o.destroy();
     return o.close();
   });
+  metrics.setOutboundSource(() => ({
+    connections: outbound.sessions,
+    handshakes: outbound.handshakes,
+    bufferedBytes: outbound.bufferedBytes,
+  }));
   let draining = false;
   const spoolLimit = opts.spoolLimitRows ?? 1_000_000;
   progress.step = `HTTP server on ${config.http.host}:${config.http.port}`;

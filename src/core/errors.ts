@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'E_INVALID_INPUT'
   | 'E_ESL_PROTOCOL'
   | 'E_ESL_FRAME_TOO_LARGE'
+  | 'E_ESL_BUFFER_BUDGET'
   | 'E_ESL_AUTH'
   | 'E_ESL_COMMAND'
   | 'E_ESL_TIMEOUT'

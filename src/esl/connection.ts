@@ -34,6 +34,11 @@ export interface EslConnectionOptions {
   handlers: EslConnectionHandlers;
   commandTimeoutMs: number;
   parser?: EslParserOptions;
+  /**
+   * Told, instead of a warn line, when a bad frame fails the connection (the outbound server counts those and
+   * rate-limits their lines: junk peers must not flood the journal). Must not throw.
+   */
+  onBadFrame?: (err: EslError) => void;
 }
 
 /** True for `-ERR ...` and `-USAGE: ...` texts, FreeSWITCH's two failure forms. */
@@ -76,6 +81,7 @@ export class EslConnection {
   private readonly handlers: EslConnectionHandlers;
   private readonly commandTimeoutMs: number;
   private readonly parser: EslParser;
+  private readonly onBadFrame: ((err: EslError) => void) | undefined;
   private readonly slots: Waiter<EslReply>[] = [];
   private readonly jobs = new Map<string, Waiter<EslEvent>>();
   private isClosed = false;
@@ -87,6 +93,7 @@ export class EslConnection {
     this.handlers = options.handlers;
     this.commandTimeoutMs = options.commandTimeoutMs;
     this.parser = new EslParser(options.parser);
+    this.onBadFrame = options.onBadFrame;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('error', this.onError);
@@ -178,10 +185,12 @@ export class EslConnection {
     if (this.isClosed) return;
     if (reason !== undefined && this.closeReason === undefined) this.closeReason = reason;
     this.socket.destroy();
+    // The socket's close event comes a loop turn later; what it buffered is returned to the budget now.
+    this.parser.dispose();
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.isClosed) return;
+    if (this.isClosed || this.socket.destroyed) return;
     try {
       this.parser.push(chunk, this.onFrame);
     } catch (err) {
@@ -189,7 +198,8 @@ export class EslConnection {
         err instanceof EslError
           ? err
           : new EslError('E_ESL_PROTOCOL', 'ESL frame handling failed', { cause: err });
-      this.log.warn({ err: e, code: e.code }, 'esl connection dropped: bad frame');
+      if (this.onBadFrame !== undefined) this.onBadFrame(e);
+      else this.log.warn({ err: e, code: e.code }, 'esl connection dropped: bad frame');
       this.destroy(e);
     }
   };
@@ -246,6 +256,7 @@ export class EslConnection {
     this.socket.off('data', this.onData);
     this.socket.off('error', this.onError);
     this.socket.off('close', this.onSocketClose);
+    this.parser.dispose(); // a half-received frame's buffer goes back to the shared budget
     const closed = new EslError('E_ESL_CLOSED', 'ESL connection closed', { cause: this.closeReason });
     for (const slot of this.slots.splice(0)) slot.reject(closed);
     for (const job of [...this.jobs.values()]) job.reject(closed);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { throwIfAborted } from '../core/abort.js';
 import { CallHangupError, EslError, InvalidInputError } from '../core/errors.js';
 import { parseChannelData, variablesOf, type ChannelData } from './channel-data.js';
+import type { ByteBudget } from './budget.js';
 import { EslConnection, subscribeCommand, type CommandOptions } from './connection.js';
 import type { EslEvent, ExecuteEvent } from './event.js';
 import type { EslFrame } from './parser.js';
@@ -42,6 +43,10 @@ export interface OutboundSessionOptions {
   log: Logger;
   commandTimeoutMs: number;
   maxFrameBytes?: number;
+  /** Shared allowance for the bytes of incomplete frames (see EslParserOptions.budget). */
+  budget?: ByteBudget;
+  /** Told instead of a warn line when a bad frame fails the connection. */
+  onBadFrame?: (err: EslError) => void;
   /** How long close() waits for FreeSWITCH to close after our FIN before destroying the socket. */
   closeTimeoutMs?: number;
   onClosed?: (session: OutboundSession) => void;
@@ -86,7 +91,11 @@ export class OutboundSession extends EventEmitter<OutboundSessionEvents> {
     this.conn = new EslConnection(socket, {
       log: options.log,
       commandTimeoutMs: options.commandTimeoutMs,
-      ...(options.maxFrameBytes === undefined ? {} : { parser: { maxFrameBytes: options.maxFrameBytes } }),
+      parser: {
+        ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
+        ...(options.budget === undefined ? {} : { budget: options.budget }),
+      },
+      ...(options.onBadFrame === undefined ? {} : { onBadFrame: options.onBadFrame }),
       handlers: {
         onEvent: (e) => this.onEvent(e),
         onNotice: (f) => this.onNotice(f),

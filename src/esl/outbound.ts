@@ -1,7 +1,32 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { isAbort } from '../core/errors.js';
+import { isAbort, type EslError } from '../core/errors.js';
+import { ByteBudget } from './budget.js';
 import { OutboundSession, type EventFormat } from './outbound-session.js';
+import { WarnLimiter } from './warn-limiter.js';
+
+/**
+ * Largest outbound frame by default. The biggest real one is the `connect` reply with the channel data, about
+ * 4 KB in the recordings (events ~5.5 KB); calls with many variables or SIP headers reach tens of KB. The
+ * parser's 8 MiB default let each junk local peer make the daemon hold 8 MiB: 150 of them took it past the
+ * unit's MemoryMax=1G.
+ */
+export const DEFAULT_OUTBOUND_MAX_FRAME_BYTES = 256 * 1024;
+export const DEFAULT_OUTBOUND_MAX_CONNECTIONS = 1000;
+export const DEFAULT_OUTBOUND_MAX_HANDSHAKES = 128;
+export const DEFAULT_OUTBOUND_BUFFER_BUDGET_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_OUTBOUND_HANDSHAKE_TIMEOUT_MS = 5000;
+
+/** Why a connection was closed before or instead of being a call (the `reason` label of the metric). */
+export type OutboundRejectReason =
+  | 'peer_not_allowed'
+  | 'too_many_connections'
+  | 'too_many_handshakes'
+  | 'handshake_timeout'
+  | 'handshake_failed'
+  | 'frame_too_large'
+  | 'buffer_budget'
+  | 'protocol_error';
 
 export interface OutboundServerOptions {
   /** Where to listen; loopback by default (the dialplan says `socket 127.0.0.1:8084 async full`). */
@@ -9,7 +34,14 @@ export interface OutboundServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   log: Logger;
+  /** Largest frame a peer may announce; DEFAULT_OUTBOUND_MAX_FRAME_BYTES by default. */
   maxFrameBytes?: number;
+  /** Open connections (calls and handshakes); more are closed at once. */
+  maxConnections?: number;
+  /** Connections whose handshake has not completed yet; more are closed at once. */
+  maxHandshakes?: number;
+  /** Bytes all connections together may hold for incomplete frames; the one that needs more is closed. */
+  bufferBudgetBytes?: number;
   /**
    * Peers allowed to connect (exact IPs; `::ffff:` prefixes are ignored). Default: loopback only. Anyone who
    * can connect can make the daemon act on a call, so others are dropped at once.
@@ -21,8 +53,12 @@ export interface OutboundServerOptions {
   lingerSeconds?: number;
   /** Extra `event` subscriptions made before onSession (PLAYBACK_START, CUSTOM ...). */
   events?: readonly string[];
-  /** For connect, linger, myevents and the subscriptions, each; 5 s by default. */
+  /** For the whole handshake (connect, linger, myevents, subscriptions); 5 s by default. */
   handshakeTimeoutMs?: number;
+  /** Told of every connection closed by a limit or a failed handshake (metrics). Must not throw. */
+  onReject?: (reason: OutboundRejectReason) => void;
+  /** Clock of the warn rate limit (one line per reason per 10 s); Date.now by default. */
+  now?: () => number;
   /** Default timeout of each command's reply; 10 s by default. */
   commandTimeoutMs?: number;
   /** How long a session's close() waits for FreeSWITCH to close; 2 s by default. */
@@ -38,6 +74,10 @@ export interface OutboundServer {
   readonly port: number;
   /** Sessions open now, handshakes included. */
   readonly sessions: number;
+  /** Sessions whose handshake has not completed. */
+  readonly handshakes: number;
+  /** Bytes held for incomplete frames, over all sessions. */
+  readonly bufferedBytes: number;
   /** Stops accepting; resolves when every open session has ended. Idempotent. */
   close(): Promise<void>;
   /** Stops accepting and closes every session now. Idempotent. */
@@ -53,12 +93,30 @@ function isLoopback(address: string): boolean {
   return a === '::1' || a.startsWith('127.');
 }
 
+function frameRejectReason(err: EslError): OutboundRejectReason {
+  if (err.code === 'E_ESL_FRAME_TOO_LARGE') return 'frame_too_large';
+  if (err.code === 'E_ESL_BUFFER_BUDGET') return 'buffer_budget';
+  return 'protocol_error';
+}
+
+/** Per connection: the first reason it was rejected for, so it is counted once. */
+interface Admission {
+  reason: OutboundRejectReason | undefined;
+}
+
 /** Starts the server FreeSWITCH's `socket` app connects to, one TCP connection per call. */
 export async function createOutboundServer(options: OutboundServerOptions): Promise<OutboundServer> {
   const log = options.log;
   const sessions = new Set<OutboundSession>();
   const allowed = options.allowedAddresses?.map(normalizeAddress);
   const server = createServer({ noDelay: true });
+  const maxConnections = options.maxConnections ?? DEFAULT_OUTBOUND_MAX_CONNECTIONS;
+  const maxHandshakes = options.maxHandshakes ?? DEFAULT_OUTBOUND_MAX_HANDSHAKES;
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_OUTBOUND_MAX_FRAME_BYTES;
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_OUTBOUND_HANDSHAKE_TIMEOUT_MS;
+  const budget = new ByteBudget(options.bufferBudgetBytes ?? DEFAULT_OUTBOUND_BUFFER_BUDGET_BYTES);
+  const warnings = new WarnLimiter({ log, ...(options.now === undefined ? {} : { now: options.now }) });
+  let handshakes = 0;
   let closing: Promise<void> | undefined;
 
   const accepts = (address: string | undefined): boolean => {
@@ -66,19 +124,50 @@ export async function createOutboundServer(options: OutboundServerOptions): Prom
     return allowed === undefined ? isLoopback(address) : allowed.includes(normalizeAddress(address));
   };
 
-  const run = async (session: OutboundSession): Promise<void> => {
+  /** Counts and logs (rate-limited) the first rejection of a connection; later ones are the same failure. */
+  const reject = (
+    admission: Admission,
+    reason: OutboundRejectReason,
+    fields: Record<string, unknown>,
+  ): void => {
+    if (admission.reason !== undefined) return;
+    admission.reason = reason;
+    try {
+      options.onReject?.(reason);
+    } catch (err) {
+      log.error({ err }, 'esl outbound onReject threw');
+    }
+    warnings.warn(reason, { reason, ...fields }, 'esl outbound connection rejected');
+  };
+
+  const handshake = async (session: OutboundSession, admission: Admission): Promise<boolean> => {
+    handshakes++;
+    // One deadline for the whole handshake: a peer trickling bytes must not hold its buffer for 4 x 5 s.
+    const timer = setTimeout(() => {
+      reject(admission, 'handshake_timeout', { timeoutMs: handshakeTimeoutMs });
+      session.destroy();
+    }, handshakeTimeoutMs);
     try {
       await session.handshake({
         format: options.eventFormat ?? 'plain',
-        timeoutMs: options.handshakeTimeoutMs ?? 5000,
+        timeoutMs: handshakeTimeoutMs,
         ...(options.lingerSeconds === undefined ? {} : { lingerSeconds: options.lingerSeconds }),
         ...(options.events === undefined ? {} : { events: options.events }),
       });
+      return true;
     } catch (err) {
-      log.warn({ err }, 'esl outbound handshake failed');
+      const timedOut = (err as { code?: unknown }).code === 'E_ESL_TIMEOUT';
+      reject(admission, timedOut ? 'handshake_timeout' : 'handshake_failed', { err });
       session.destroy();
-      return;
+      return false;
+    } finally {
+      clearTimeout(timer);
+      handshakes--;
     }
+  };
+
+  const run = async (session: OutboundSession, admission: Admission): Promise<void> => {
+    if (!(await handshake(session, admission))) return;
     let result: void | Promise<void>;
     try {
       result = options.onSession(session);
@@ -98,23 +187,38 @@ export async function createOutboundServer(options: OutboundServerOptions): Prom
     await session.close();
   };
 
+  const refuse = (socket: Socket): void => {
+    socket.on('error', () => undefined);
+    socket.destroy();
+  };
+
   server.on('connection', (socket: Socket) => {
-    if (closing !== undefined || !accepts(socket.remoteAddress)) {
-      if (closing === undefined)
-        log.warn({ remoteAddress: socket.remoteAddress }, 'esl outbound peer refused');
-      socket.on('error', () => undefined);
-      socket.destroy();
-      return;
-    }
+    if (closing !== undefined) return refuse(socket);
+    const admission: Admission = { reason: undefined };
+    const remoteAddress = socket.remoteAddress;
+    // Checked before anything is allocated for the peer, so a flood costs a file descriptor for a moment only.
+    if (!accepts(remoteAddress)) reject(admission, 'peer_not_allowed', { remoteAddress });
+    else if (sessions.size >= maxConnections)
+      reject(admission, 'too_many_connections', {
+        remoteAddress,
+        connections: sessions.size,
+        maxConnections,
+      });
+    else if (handshakes >= maxHandshakes)
+      reject(admission, 'too_many_handshakes', { remoteAddress, handshakes, maxHandshakes });
+    if (admission.reason !== undefined) return refuse(socket);
     const session = new OutboundSession(socket, {
       log,
       commandTimeoutMs: options.commandTimeoutMs ?? 10_000,
-      ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
+      maxFrameBytes,
+      budget,
+      onBadFrame: (err) =>
+        reject(admission, frameRejectReason(err), { remoteAddress, code: err.code, detail: err.message }),
       ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
       onClosed: (s) => sessions.delete(s),
     });
     sessions.add(session);
-    void run(session);
+    void run(session, admission);
   });
   // A listen failure (EADDRINUSE) is the caller's to report, once; later errors are logged here.
   await new Promise<void>((resolve, reject) => {
@@ -133,6 +237,12 @@ export async function createOutboundServer(options: OutboundServerOptions): Prom
     port,
     get sessions() {
       return sessions.size;
+    },
+    get handshakes() {
+      return handshakes;
+    },
+    get bufferedBytes() {
+      return budget.usedBytes;
     },
     close() {
       closing ??= new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,4 +1,5 @@
 import { EslError } from '../core/errors.js';
+import type { ByteBudget } from './budget.js';
 import { decodeByteString, decodeBytes } from './decode.js';
 import { createHeaders, jsonToHeaders, toEvent, type EslEvent, type EslHeaders } from './event.js';
 
@@ -12,6 +13,11 @@ export interface EslParserOptions {
   maxHeaderBytes?: number;
   /** Keep a copy of each frame's exact bytes in `raw` (tests, tracing). */
   keepRaw?: boolean;
+  /**
+   * Shared allowance the buffer of an incomplete frame is charged to; when it is used up the parser fails
+   * with E_ESL_BUFFER_BUDGET instead of growing.
+   */
+  budget?: ByteBudget;
 }
 
 /** One framed ESL message. */
@@ -123,6 +129,9 @@ export class EslParser {
   private readonly maxFrameBytes: number;
   private readonly maxHeaderBytes: number;
   private readonly keepRaw: boolean;
+  private readonly budget: ByteBudget | undefined;
+  /** Capacity of `buf` charged to the budget. */
+  private charged = 0;
   private buf: Buffer | undefined;
   private start = 0;
   private end = 0;
@@ -135,6 +144,7 @@ export class EslParser {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxHeaderBytes = Math.min(options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, this.maxFrameBytes);
     this.keepRaw = options.keepRaw ?? false;
+    this.budget = options.budget;
   }
 
   /** Bytes held for an incomplete frame. */
@@ -142,10 +152,15 @@ export class EslParser {
     return this.end - this.start;
   }
 
+  /** Bytes of buffer capacity held (what the budget is charged). */
+  get retainedBytes(): number {
+    return this.charged;
+  }
+
   /**
    * Feeds one chunk; calls `onFrame` for every frame it completes (onFrame must not throw). Throws EslError
-   * (E_ESL_FRAME_TOO_LARGE or E_ESL_PROTOCOL) after delivering the frames before the bad one; the parser
-   * then stays failed.
+   * (E_ESL_FRAME_TOO_LARGE, E_ESL_BUFFER_BUDGET or E_ESL_PROTOCOL) after delivering the frames before the
+   * bad one; the parser then stays failed.
    */
   push(chunk: Buffer, onFrame: (frame: EslFrame) => void): void {
     if (this.failure !== undefined) throw this.failure;
@@ -153,8 +168,7 @@ export class EslParser {
     if (this.start === this.end) {
       const used = this.parse(chunk, 0, chunk.length, frames);
       if (used < chunk.length && this.failure === undefined) this.append(chunk.subarray(used));
-    } else {
-      this.append(chunk);
+    } else if (this.append(chunk)) {
       const buf = this.buf as Buffer;
       this.start = this.parse(buf, this.start, this.end, frames);
       if (this.start === this.end) this.release();
@@ -165,16 +179,47 @@ export class EslParser {
     if (failure !== undefined) throw failure;
   }
 
+  /** Drops what is held for an incomplete frame and returns its charge (the connection closed). */
+  dispose(): void {
+    this.pending = undefined;
+    this.scanOffset = 0;
+    this.release();
+  }
+
   private release(): void {
     this.buf = undefined;
     this.start = 0;
     this.end = 0;
+    this.budget?.release(this.charged);
+    this.charged = 0;
   }
 
-  private append(src: Buffer): void {
+  /** Charges a buffer of `capacity` bytes in place of the current one; false when the budget refuses. */
+  private charge(capacity: number): boolean {
+    const extra = capacity - this.charged;
+    if (this.budget !== undefined && extra > 0 && !this.budget.tryReserve(extra)) return false;
+    if (extra < 0) this.budget?.release(-extra);
+    this.charged = capacity;
+    return true;
+  }
+
+  /** Allocates `preferred` bytes, or only `need` when the budget cannot spare more; undefined when neither. */
+  private allocate(preferred: number, need: number): Buffer | undefined {
+    const size = this.charge(preferred) ? preferred : this.charge(need) ? need : undefined;
+    if (size === undefined) {
+      this.fail('E_ESL_BUFFER_BUDGET', 'ESL buffer budget of the server used up');
+      return undefined;
+    }
+    return Buffer.allocUnsafe(size);
+  }
+
+  /** Copies `src` after the held bytes; false (and the parser failed) when the budget refuses the room. */
+  private append(src: Buffer): boolean {
     const len = this.end - this.start;
     if (this.buf === undefined) {
-      this.buf = Buffer.allocUnsafe(Math.max(src.length, 4096));
+      const buf = this.allocate(Math.max(src.length, 4096), src.length);
+      if (buf === undefined) return false;
+      this.buf = buf;
       this.start = 0;
       this.end = 0;
     } else if (this.end + src.length > this.buf.length) {
@@ -182,9 +227,11 @@ export class EslParser {
       if (need <= this.buf.length) {
         this.buf.copyWithin(0, this.start, this.end);
       } else {
-        const grown = Buffer.allocUnsafe(
+        const grown = this.allocate(
           Math.max(need, Math.min(this.buf.length * 2, this.maxFrameBytes + 65536)),
+          need,
         );
+        if (grown === undefined) return false;
         this.buf.copy(grown, 0, this.start, this.end);
         this.buf = grown;
       }
@@ -193,9 +240,13 @@ export class EslParser {
     }
     src.copy(this.buf, this.end);
     this.end += src.length;
+    return true;
   }
 
-  private fail(code: 'E_ESL_FRAME_TOO_LARGE' | 'E_ESL_PROTOCOL', message: string): void {
+  private fail(
+    code: 'E_ESL_FRAME_TOO_LARGE' | 'E_ESL_BUFFER_BUDGET' | 'E_ESL_PROTOCOL',
+    message: string,
+  ): void {
     this.failure = new EslError(code, message);
   }
 

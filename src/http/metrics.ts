@@ -85,6 +85,15 @@ export interface EslStats {
   reconnects: number;
 }
 
+export interface OutboundStats {
+  /** Connections open on the outbound socket server, handshakes included. */
+  connections: number;
+  /** Of those, the ones still in the handshake. */
+  handshakes: number;
+  /** Bytes held for incomplete frames over all of them. */
+  bufferedBytes: number;
+}
+
 export interface ProviderErrorSample {
   /** The provider's name ('openai', 'groq', …). */
   vendor: string;
@@ -121,6 +130,10 @@ export interface Metrics {
   setWriteQueueSource(source: (() => WriteQueueGaugeStats) | undefined): void;
   /** Read at every scrape; `undefined` detaches. A source that throws leaves the series as they were. */
   setEslSource(source: (() => EslStats) | undefined): void;
+  /** A connection the outbound server closed for `reason` (a fixed set: frame_too_large, buffer_budget, …). */
+  outboundRejected(reason: string): void;
+  /** Read at every scrape; `undefined` detaches. A source that throws leaves the gauges as they were. */
+  setOutboundSource(source: (() => OutboundStats) | undefined): void;
 }
 
 /** Turn stages run from tens of milliseconds (a cached TTS byte) to several seconds (a slow LLM). */
@@ -146,6 +159,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   let writeQueueSource: (() => WriteQueueGaugeStats) | undefined;
   let eslSource: (() => EslStats) | undefined;
   let eslReconnectsSeen = 0;
+  let outboundSource: (() => OutboundStats) | undefined;
   /** Each series reads its source at scrape time; a broken source must not fail the whole scrape. */
   const read = <T>(source: (() => T) | undefined): T | undefined => {
     if (!source) return undefined;
@@ -227,6 +241,40 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
   });
 
+  const outboundRejected = new Counter({
+    name: 'voice_ai_outbound_rejected_total',
+    help: 'Connections the outbound socket server closed instead of serving, by reason (limits, bad frames, failed handshakes).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const outboundGauge = (name: string, help: string, pick: (s: OutboundStats) => number): Gauge => {
+    const g: Gauge = new Gauge({
+      name,
+      help,
+      registers,
+      collect: () => {
+        const s = read(outboundSource);
+        if (s) g.set(pick(s));
+      },
+    });
+    return g;
+  };
+  outboundGauge(
+    'voice_ai_outbound_connections',
+    'Connections open on the outbound socket server, handshakes included.',
+    (s) => s.connections,
+  );
+  outboundGauge(
+    'voice_ai_outbound_handshakes',
+    'Outbound connections whose handshake has not completed.',
+    (s) => s.handshakes,
+  );
+  outboundGauge(
+    'voice_ai_outbound_buffered_bytes',
+    'Bytes held for incomplete frames over all outbound connections.',
+    (s) => s.bufferedBytes,
+  );
+
   const seconds = (ms: number): number | undefined =>
     Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
 
@@ -272,6 +320,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       eslSource = source;
       // A new source (a new connection object) counts from zero again.
       eslReconnectsSeen = 0;
+    },
+    outboundRejected(reason) {
+      outboundRejected.inc({ reason: labels.value('outbound_reason', reason) });
+    },
+    setOutboundSource(source) {
+      outboundSource = source;
     },
   };
 }

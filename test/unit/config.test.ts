@@ -4,6 +4,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseEnvFile } from '../../src/config.js';
 import { ConfigError } from '../../src/core/errors.js';
+import {
+  DEFAULT_OUTBOUND_BUFFER_BUDGET_BYTES,
+  DEFAULT_OUTBOUND_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_OUTBOUND_MAX_CONNECTIONS,
+  DEFAULT_OUTBOUND_MAX_FRAME_BYTES,
+  DEFAULT_OUTBOUND_MAX_HANDSHAKES,
+} from '../../src/esl/outbound.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,7 +24,16 @@ describe('configuration', () => {
   it('defaults bind every listener to 127.0.0.1 and the outbound socket to 8084', () => {
     const c = loadConfig({});
     expect(c.esl).toEqual({ host: '127.0.0.1', port: 8021, password: 'ClueCon' });
-    expect(c.outbound).toEqual({ host: '127.0.0.1', port: 8084 });
+    expect(c.outbound).toEqual({
+      host: '127.0.0.1',
+      port: 8084,
+      maxConnections: DEFAULT_OUTBOUND_MAX_CONNECTIONS,
+      maxHandshakes: DEFAULT_OUTBOUND_MAX_HANDSHAKES,
+      maxFrameBytes: DEFAULT_OUTBOUND_MAX_FRAME_BYTES,
+      bufferBudgetBytes: DEFAULT_OUTBOUND_BUFFER_BUDGET_BYTES,
+      handshakeTimeoutMs: DEFAULT_OUTBOUND_HANDSHAKE_TIMEOUT_MS,
+    });
+    expect(c.outbound.maxFrameBytes).toBe(256 * 1024);
     expect(c.http.host).toBe('127.0.0.1');
     expect(c.db).toEqual({
       poolMax: 20,
@@ -86,6 +102,37 @@ describe('configuration', () => {
     expect(c.logLevel).toBe('debug');
     expect(c.outbound.port).toBe(9100);
     expect(Object.isFrozen(c) && Object.isFrozen(c.esl)).toBe(true);
+  });
+
+  it('reads the outbound limits and refuses a buffer budget smaller than one frame', () => {
+    const c = loadConfig({
+      VOICE_AI_OUTBOUND_MAX_CONNECTIONS: '300',
+      VOICE_AI_OUTBOUND_MAX_HANDSHAKES: '20',
+      VOICE_AI_OUTBOUND_MAX_FRAME_BYTES: '65536',
+      VOICE_AI_OUTBOUND_BUFFER_BUDGET_BYTES: '1048576',
+      VOICE_AI_OUTBOUND_HANDSHAKE_TIMEOUT_MS: '2000',
+    });
+    expect(c.outbound).toMatchObject({
+      maxConnections: 300,
+      maxHandshakes: 20,
+      maxFrameBytes: 65_536,
+      bufferBudgetBytes: 1_048_576,
+      handshakeTimeoutMs: 2000,
+    });
+    let err: unknown;
+    try {
+      loadConfig({
+        VOICE_AI_OUTBOUND_MAX_FRAME_BYTES: '1048576',
+        VOICE_AI_OUTBOUND_BUFFER_BUDGET_BYTES: '524288',
+        VOICE_AI_OUTBOUND_MAX_HANDSHAKES: '0',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/VOICE_AI_OUTBOUND_BUFFER_BUDGET_BYTES: must be at least/);
+    expect(problems).toMatch(/VOICE_AI_OUTBOUND_MAX_HANDSHAKES: expected an integer between 1/);
   });
 
   it('a broken env file line and an unreadable env file are problems, not crashes', () => {

@@ -272,6 +272,8 @@ describe('outbound session against recorded FreeSWITCH traffic', () => {
     await once(peer.socket, 'close');
     expect(called).toBe(false);
     expect(peer.commands).toEqual([]);
-    expect(lines.find((l) => l.msg === 'esl outbound peer refused')).toBeDefined();
+    expect(
+      lines.find((l) => l.msg === 'esl outbound connection rejected' && l['reason'] === 'peer_not_allowed'),
+    ).toBeDefined();
   });
 });
