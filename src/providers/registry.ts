@@ -12,6 +12,7 @@ import {
 import { createOpenAiStt } from './stt/openai.js';
 import type { FetchFn } from './transport/http.js';
 import { createOpenAiTts } from './tts/openai.js';
+import { createOpenAiRealtimeTts, isRealtimeModel } from './tts/openai-realtime.js';
 import type { BuildableKind, ProviderByKind, ProviderRow } from './types.js';
 import { withFallback } from './wrap/fallback.js';
 import { withMetrics, type ProviderSample } from './wrap/metrics.js';
@@ -56,7 +57,12 @@ const DEFAULT_MAX_RETRY_AFTER_MS = 10_000;
 const OPENAI_ADAPTERS: { [K in BuildableKind]: (config: OpenAiConfig) => ProviderByKind[K] } = {
   stt: createOpenAiStt,
   llm: createOpenAiLlm,
-  tts: createOpenAiTts,
+  // OpenAI's /audio/speech models shut down on 2027-01-06; its realtime models speak over the Realtime API.
+  // Imitators (LocalAI, speaches) keep /audio/speech whatever their models are called.
+  tts: (config) =>
+    config.info.vendor === 'openai' && isRealtimeModel(config.info.model)
+      ? createOpenAiRealtimeTts(config)
+      : createOpenAiTts(config),
   embeddings: createOpenAiEmbeddings,
 };
 
