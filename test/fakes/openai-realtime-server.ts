@@ -124,7 +124,7 @@ export async function startFakeRealtime(opts: { apiKey?: string } = {}): Promise
       session: { type: 'realtime', model: 'fake', object: 'realtime.session' },
     });
     ws.on('message', (data) => {
-      const event = JSON.parse(String(data)) as Record<string, unknown>;
+      const event = JSON.parse((data as Buffer).toString('utf8')) as Record<string, unknown>;
       conn.events.push(event);
       for (const w of waiters.splice(0)) {
         if (w.type === event['type']) w.resolve({ conn, event });
