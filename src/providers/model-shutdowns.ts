@@ -137,11 +137,12 @@ export function shutdownOf(row: ShutdownRow, now: Date): ShutdownFinding | undef
   return { shutdown, model, past: now.toISOString().slice(0, 10) >= shutdown.date };
 }
 
-/** `tts openai tts-1 shuts down on 2027-01-06 (source); move to ...`: one line for doctor and list. */
-export function describeShutdown(row: ShutdownRow, f: ShutdownFinding): string {
+/** `tts openai tts-1 <uuid> shuts down on 2027-01-06 (source); move to ...`: one line for doctor and list. */
+export function describeShutdown(row: ShutdownRow & { provider_uuid?: string }, f: ShutdownFinding): string {
   const when = f.past ? `was shut down on ${f.shutdown.date}` : `shuts down on ${f.shutdown.date}`;
+  const uuid = row.provider_uuid === undefined ? '' : ` ${row.provider_uuid}`;
   return (
-    `${row.provider_type} ${row.provider_name} ${f.model} ${when} (${f.shutdown.source}); ` +
+    `${row.provider_type} ${row.provider_name} ${f.model}${uuid} ${when} (${f.shutdown.source}); ` +
     `move to ${f.shutdown.replacement}`
   );
 }

@@ -66,6 +66,14 @@ const OPENAI_ADAPTERS: { [K in BuildableKind]: (config: OpenAiConfig) => Provide
   embeddings: createOpenAiEmbeddings,
 };
 
+/** The OpenAI-compatible adapter for `kind`, unwrapped; building it only validates (no request is made). */
+export function createOpenAiAdapter<K extends BuildableKind>(
+  kind: K,
+  config: OpenAiConfig,
+): ProviderByKind[K] {
+  return OPENAI_ADAPTERS[kind](config);
+}
+
 export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderRegistry {
   const fetchFn = opts.fetch ?? globalThis.fetch;
   const onSample = opts.onSample ?? (() => undefined);
@@ -80,7 +88,7 @@ export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderR
     const where = `provider ${row.provider_uuid} (${row.provider_name} ${kind})`;
     const adapter = local
       ? createLocalProvider(row, kind)
-      : OPENAI_ADAPTERS[kind](openAiConfigFromRow(row, kind, fetchFn));
+      : createOpenAiAdapter(kind, openAiConfigFromRow(row, kind, fetchFn));
     const timeoutMs = optionalPositive(row.config, 'timeout_ms', where);
     const firstByteTimeoutMs = optionalPositive(row.config, 'first_byte_timeout_ms', where);
     const timeouts: TimeoutOptions = {
