@@ -12,6 +12,7 @@ import type { Repos } from '../store/repos/index.js';
 import type { ProviderRow } from '../store/repos/types.js';
 import type { Sql } from '../store/db.js';
 import { parseFlags } from './args.js';
+import { checkModelShutdowns } from './model-shutdowns.js';
 import { describeProbe, probeProvider, type ProbeResult } from './provider-probe.js';
 import { intFlag, positionals, resolveDomain, withRepos } from './resolve.js';
 
@@ -22,13 +23,20 @@ Checks, one line each (ok / FAIL / skip), and exits 1 if any fails:
   pgcrypto installed, migrations all applied, ESL reachable and the password accepted
   (VOICE_AI_ESL_HOST:PORT), audio dir writable with group-readable files (FreeSWITCH reads them as
   another user), spool dir writable, and every enabled provider of every domain (one tiny real request
-  each; --domain checks only that domain's, --no-providers none).`;
+  each; --domain checks only that domain's, --no-providers none). A provider whose model its vendor has
+  announced for shutdown gets a warn line with the date, and FAIL from that day on.`;
 
 type Out = (s: string) => void;
-type Status = 'ok' | 'FAIL' | 'skip';
+type Status = 'ok' | 'FAIL' | 'skip' | 'warn';
 
-/** `voice-ai doctor`: returns 0 when every check passed, else 1. */
-export async function runDoctor(argv: string[], config: Config, log: Logger, out: Out): Promise<number> {
+/** `voice-ai doctor`: returns 0 when every check passed (warnings included), else 1. */
+export async function runDoctor(
+  argv: string[],
+  config: Config,
+  log: Logger,
+  out: Out,
+  deps: { now?: () => Date } = {},
+): Promise<number> {
   const { values, positionals: args } = parseFlags(argv, {
     'no-providers': { type: 'boolean' },
     domain: { type: 'string' },
@@ -39,8 +47,10 @@ export async function runDoctor(argv: string[], config: Config, log: Logger, out
   // Library warnings (socket errors, skipped rows) would repeat what the check lines say.
   const quiet = log.isLevelEnabled('debug') ? log : log.child({}, { level: 'error' });
   let failed = 0;
+  let warned = 0;
   const report = (name: string, status: Status, detail: string): void => {
     if (status === 'FAIL') failed++;
+    if (status === 'warn') warned++;
     out(`${status.padEnd(4)} ${name}: ${detail}`);
   };
   const check = async (name: string, fn: () => Promise<string>): Promise<boolean> => {
@@ -60,7 +70,10 @@ export async function runDoctor(argv: string[], config: Config, log: Logger, out
     await check('spool dir', () => checkDir(config.spoolDir, false));
     if (values['no-providers'] === true) report('providers', 'skip', '--no-providers');
     else if (repos === undefined || sql === undefined) report('providers', 'skip', 'no database');
-    else await checkProviders(repos, config, values.domain, { log: quiet, timeoutMs }, report);
+    else {
+      await checkModelShutdowns(repos, values.domain, deps.now?.() ?? new Date(), report);
+      await checkProviders(repos, config, values.domain, { log: quiet, timeoutMs }, report);
+    }
   };
 
   if (config.databaseUrl === undefined) {
@@ -93,7 +106,8 @@ export async function runDoctor(argv: string[], config: Config, log: Logger, out
       { connectTimeoutSeconds: Math.max(1, Math.ceil(timeoutMs / 1000)) },
     );
   }
-  out(failed === 0 ? 'all checks passed' : `${failed} check(s) failed`);
+  const warnings = warned === 0 ? '' : `, ${warned} warning(s)`;
+  out(failed === 0 ? `all checks passed${warnings}` : `${failed} check(s) failed${warnings}`);
   return failed === 0 ? 0 : 1;
 }
 

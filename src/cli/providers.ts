@@ -3,10 +3,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { InvalidInputError } from '../core/errors.js';
 import { createLocalProvider, isLocalProviderName } from '../providers/local/index.js';
+import { shutdownOf } from '../providers/model-shutdowns.js';
+import { createOpenAiAdapter } from '../providers/registry.js';
 import { openAiCompatible, openAiConfigFromRow } from '../providers/openai-compatible.js';
 import { rotateKey } from '../store/secrets.js';
 import type { JsonObject, ProviderType } from '../store/repos/types.js';
 import { parseFlags, printTable, runSubcommand } from './args.js';
+import { shutdownWarnings } from './model-shutdowns.js';
 import { formatProbe, probeProvider } from './provider-probe.js';
 import {
   KNOWN_PROVIDER_NAMES,
@@ -37,7 +40,8 @@ D is a domain name or uuid; T one of stt, tts, llm, embeddings, realtime; NAME o
 ${KNOWN_PROVIDER_NAMES.join(', ')}.
 --config is the non-secret settings as a JSON object (model, base_url, voice, language, timeout_ms, ...);
 --secret values (api_key, ...) are encrypted with VOICE_AI_ENCRYPTION_KEY and never shown again: list says
-only has_secrets. --secret on update replaces all the provider's secrets.
+only has_secrets. list shows the shutdown date of a model its vendor has announced for shutdown, and ends
+with one warning line per such row. --secret on update replaces all the provider's secrets.
 test sends one tiny real request (STT: one second of audio; LLM: one token; TTS: one word; embeddings: one
 word), prints OK or FAIL with the latency, and exits 1 on failure.
 rotate-key re-encrypts every domain's secrets from the configured key to the key in PATH, in one transaction;
@@ -46,14 +50,20 @@ then set VOICE_AI_ENCRYPTION_KEY to the new key and restart the daemons.`;
 type Out = (s: string) => void;
 
 /** `voice-ai providers <sub-command>`: returns the exit code. */
-export async function runProviders(argv: string[], config: Config, log: Logger, out: Out): Promise<number> {
+export async function runProviders(
+  argv: string[],
+  config: Config,
+  log: Logger,
+  out: Out,
+  deps: { now?: () => Date } = {},
+): Promise<number> {
   const [sub, ...rest] = argv;
   // --help and -h never get here: cli() prints every command's help before dispatching.
   return runSubcommand(
     sub,
     {
       add: () => add(rest, config, out),
-      list: () => list(rest, config, out),
+      list: () => list(rest, config, out, deps.now?.() ?? new Date()),
       update: () => update(rest, config, out),
       remove: () => remove(rest, config, out),
       test: () => test(rest, config, log, out),
@@ -112,7 +122,7 @@ async function add(argv: string[], config: Config, out: Out): Promise<number> {
   return 0;
 }
 
-async function list(argv: string[], config: Config, out: Out): Promise<number> {
+async function list(argv: string[], config: Config, out: Out, now: Date): Promise<number> {
   const { values, positionals: args } = parseFlags(argv, {
     domain: { type: 'string' },
     type: { type: 'string' },
@@ -135,11 +145,14 @@ async function list(argv: string[], config: Config, out: Out): Promise<number> {
       enabled: r.is_enabled,
       priority: r.priority,
       has_secrets: r.has_secrets,
+      shutdown: shutdownOf(r, now)?.shutdown.date ?? (json ? null : ''),
       config: json ? r.config : JSON.stringify(r.config),
     })),
     json,
     out,
   );
+  // After the table, where a script reading --json never sees them.
+  if (!json) for (const line of shutdownWarnings(rows, now)) out(line);
   return 0;
 }
 
@@ -291,5 +304,5 @@ function checkAdapterConfig(name: string, type: ProviderType, config: JsonObject
     priority: 0,
   };
   if (isLocalProviderName(name)) createLocalProvider(row, type);
-  else if (vendor !== undefined) openAiConfigFromRow(row, type, globalThis.fetch);
+  else if (vendor !== undefined) createOpenAiAdapter(type, openAiConfigFromRow(row, type, globalThis.fetch));
 }

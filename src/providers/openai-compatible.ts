@@ -20,12 +20,24 @@ export function openAiCompatible(name: string): { baseUrl: string; requiresKey: 
   return Object.hasOwn(OPENAI_COMPATIBLE, name) ? OPENAI_COMPATIBLE[name] : undefined;
 }
 
-const OPENAI_DEFAULT_MODELS: Record<BuildableKind, string> = {
-  stt: 'whisper-1',
-  llm: 'gpt-4o-mini',
-  tts: 'tts-1',
+/**
+ * OpenAI's models for a row that names none; none of them has an announced shutdown (model-shutdowns.ts).
+ * Keep sql/010_default_models.sql, which seeds new domains, in step. TTS goes through the Realtime API:
+ * every /audio/speech model shuts down on 2027-01-06 and OpenAI points speech there.
+ */
+export const OPENAI_DEFAULT_MODELS: Readonly<Record<BuildableKind, string>> = {
+  stt: 'gpt-transcribe',
+  llm: 'gpt-5.4-mini',
+  tts: 'gpt-realtime-2.1-mini',
   embeddings: 'text-embedding-3-small',
 };
+
+/** The model an `openai` row of `kind` runs when its config names none; undefined for realtime and the rest. */
+export function openAiDefaultModel(kind: string): string | undefined {
+  return Object.hasOwn(OPENAI_DEFAULT_MODELS, kind)
+    ? OPENAI_DEFAULT_MODELS[kind as BuildableKind]
+    : undefined;
+}
 
 /** What an OpenAI-compatible adapter needs; built from a row by `openAiConfigFromRow`. */
 export interface OpenAiConfig {

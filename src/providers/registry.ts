@@ -12,6 +12,7 @@ import {
 import { createOpenAiStt } from './stt/openai.js';
 import type { FetchFn } from './transport/http.js';
 import { createOpenAiTts } from './tts/openai.js';
+import { createOpenAiRealtimeTts, isRealtimeModel } from './tts/openai-realtime.js';
 import type { BuildableKind, ProviderByKind, ProviderRow } from './types.js';
 import { withFallback } from './wrap/fallback.js';
 import { withMetrics, type ProviderSample } from './wrap/metrics.js';
@@ -56,9 +57,22 @@ const DEFAULT_MAX_RETRY_AFTER_MS = 10_000;
 const OPENAI_ADAPTERS: { [K in BuildableKind]: (config: OpenAiConfig) => ProviderByKind[K] } = {
   stt: createOpenAiStt,
   llm: createOpenAiLlm,
-  tts: createOpenAiTts,
+  // OpenAI's /audio/speech models shut down on 2027-01-06; its realtime models speak over the Realtime API.
+  // Imitators (LocalAI, speaches) keep /audio/speech whatever their models are called.
+  tts: (config) =>
+    config.info.vendor === 'openai' && isRealtimeModel(config.info.model)
+      ? createOpenAiRealtimeTts(config)
+      : createOpenAiTts(config),
   embeddings: createOpenAiEmbeddings,
 };
+
+/** The OpenAI-compatible adapter for `kind`, unwrapped; building it only validates (no request is made). */
+export function createOpenAiAdapter<K extends BuildableKind>(
+  kind: K,
+  config: OpenAiConfig,
+): ProviderByKind[K] {
+  return OPENAI_ADAPTERS[kind](config);
+}
 
 export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderRegistry {
   const fetchFn = opts.fetch ?? globalThis.fetch;
@@ -74,7 +88,7 @@ export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderR
     const where = `provider ${row.provider_uuid} (${row.provider_name} ${kind})`;
     const adapter = local
       ? createLocalProvider(row, kind)
-      : OPENAI_ADAPTERS[kind](openAiConfigFromRow(row, kind, fetchFn));
+      : createOpenAiAdapter(kind, openAiConfigFromRow(row, kind, fetchFn));
     const timeoutMs = optionalPositive(row.config, 'timeout_ms', where);
     const firstByteTimeoutMs = optionalPositive(row.config, 'first_byte_timeout_ms', where);
     const timeouts: TimeoutOptions = {

@@ -66,7 +66,7 @@ describe('voice-ai doctor', () => {
     await addProviderViaCli(d.domain_name, {
       type: 'llm',
       name: 'openai',
-      config: { base_url: fake.baseUrl, model: 'gpt-4o-mini' },
+      config: { base_url: fake.baseUrl, model: 'gpt-5.4-mini' },
       secret: `api_key=${FAKE_API_KEY}`,
     });
     await addProviderViaCli(d.domain_name, {
@@ -86,12 +86,13 @@ describe('voice-ai doctor', () => {
       'ok   esl',
       'ok   audio dir',
       'ok   spool dir',
+      'ok   models',
       `ok   provider ${d.domain_name}`,
       'all checks passed',
     ]);
     expect(r.stdout).toContain(`127.0.0.1:${esl.port} authenticated`);
     expect(r.stdout).toMatch(/audio dir: .* writable \(new files 0640\)/);
-    expect(r.stdout).toMatch(/provider .*: llm openai gpt-4o-mini [0-9a-f-]{36} \d+ ms: reply/);
+    expect(r.stdout).toMatch(/provider .*: llm openai gpt-5.4-mini [0-9a-f-]{36} \d+ ms: reply/);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain(FAKE_API_KEY);
   });
