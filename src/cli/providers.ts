@@ -10,6 +10,7 @@ import { rotateKey } from '../store/secrets.js';
 import type { JsonObject, ProviderType } from '../store/repos/types.js';
 import { parseFlags, printTable, runSubcommand } from './args.js';
 import { shutdownWarnings } from './model-shutdowns.js';
+import { readSecretFlags, secretFlags } from './secret-input.js';
 import { formatProbe, probeProvider } from './provider-probe.js';
 import {
   KNOWN_PROVIDER_NAMES,
@@ -22,16 +23,17 @@ import {
   requireUuid,
   resolveDomain,
   resolveProvider,
-  secretsFlag,
   withRepos,
 } from './resolve.js';
 
 export const providersHelp = `Usage:
-  voice-ai providers add --domain D --type T --name NAME [--config JSON] [--secret key=value ...]
+  voice-ai providers add --domain D --type T --name NAME [--config JSON]
+                         [--secret-file PATH | --secret-stdin | --secret key=value ...]
                          [--default] [--priority N] [--disabled]
   voice-ai providers list --domain D [--type T] [--json]
-  voice-ai providers update UUID --domain D [--config JSON] [--secret key=value ...] [--default]
-                         [--priority N] [--enable | --disable]
+  voice-ai providers update UUID --domain D [--config JSON]
+                         [--secret-file PATH | --secret-stdin | --secret key=value ...]
+                         [--default] [--priority N] [--enable | --disable]
   voice-ai providers remove UUID --domain D
   voice-ai providers test UUID|NAME --domain D [--type T] [--timeout-ms N]
   voice-ai providers rotate-key --new-key-file PATH
@@ -39,9 +41,11 @@ export const providersHelp = `Usage:
 D is a domain name or uuid; T one of stt, tts, llm, embeddings, realtime; NAME one of
 ${KNOWN_PROVIDER_NAMES.join(', ')}.
 --config is the non-secret settings as a JSON object (model, base_url, voice, language, timeout_ms, ...);
---secret values (api_key, ...) are encrypted with VOICE_AI_ENCRYPTION_KEY and never shown again: list says
-only has_secrets. list shows the shutdown date of a model its vendor has announced for shutdown, and ends
-with one warning line per such row. --secret on update replaces all the provider's secrets.
+Secrets (api_key, ...) come from --secret-file PATH (a chmod 600 file of key=value lines; blank lines and
+# comments skipped) or --secret-stdin (the same lines on stdin, e.g. printf 'api_key=%s\n' "$KEY" | ...);
+--secret key=value also works but puts the value in the process list for every local user to see, and warns.
+They are encrypted with VOICE_AI_ENCRYPTION_KEY and never shown again: list says only has_secrets. list shows the shutdown date of a model its vendor has announced for shutdown, and ends
+with one warning line per such row. Secrets on update replace all the provider's secrets.
 test sends one tiny real request (STT: one second of audio; LLM: one token; TTS: one word; embeddings: one
 word), prints OK or FAIL with the latency, and exits 1 on failure.
 rotate-key re-encrypts every domain's secrets from the configured key to the key in PATH, in one transaction;
@@ -62,9 +66,9 @@ export async function runProviders(
   return runSubcommand(
     sub,
     {
-      add: () => add(rest, config, out),
+      add: () => add(rest, config, log, out),
       list: () => list(rest, config, out, deps.now?.() ?? new Date()),
-      update: () => update(rest, config, out),
+      update: () => update(rest, config, log, out),
       remove: () => remove(rest, config, out),
       test: () => test(rest, config, log, out),
       'rotate-key': () => rotate(rest, config, out),
@@ -74,15 +78,13 @@ export async function runProviders(
   );
 }
 
-const secretFlag = { type: 'string', multiple: true } as const;
-
-async function add(argv: string[], config: Config, out: Out): Promise<number> {
+async function add(argv: string[], config: Config, log: Logger, out: Out): Promise<number> {
   const { values, positionals: args } = parseFlags(argv, {
     domain: { type: 'string' },
     type: { type: 'string' },
     name: { type: 'string' },
     config: { type: 'string' },
-    secret: secretFlag,
+    ...secretFlags,
     default: { type: 'boolean' },
     priority: { type: 'string' },
     disabled: { type: 'boolean' },
@@ -97,7 +99,7 @@ async function add(argv: string[], config: Config, out: Out): Promise<number> {
   }
   if (type === undefined) throw new InvalidInputError('--type is required');
   const providerConfig = jsonObjectFlag(values.config, 'config') ?? {};
-  const secrets = secretsFlag(values.secret);
+  const secrets = await readSecretFlags(values, log);
   const priority = intFlag(values.priority, 'priority', -1_000_000, 1_000_000);
   checkAdapterConfig(name, type, providerConfig, secrets !== undefined ? 'api_key' in secrets : false);
   const key = secrets === undefined ? undefined : requireEncryptionKey(config, 'store provider secrets');
@@ -156,11 +158,11 @@ async function list(argv: string[], config: Config, out: Out, now: Date): Promis
   return 0;
 }
 
-async function update(argv: string[], config: Config, out: Out): Promise<number> {
+async function update(argv: string[], config: Config, log: Logger, out: Out): Promise<number> {
   const { values, positionals: args } = parseFlags(argv, {
     domain: { type: 'string' },
     config: { type: 'string' },
-    secret: secretFlag,
+    ...secretFlags,
     default: { type: 'boolean' },
     priority: { type: 'string' },
     enable: { type: 'boolean' },
@@ -172,7 +174,7 @@ async function update(argv: string[], config: Config, out: Out): Promise<number>
     throw new InvalidInputError('--enable and --disable exclude each other');
   }
   const providerConfig = jsonObjectFlag(values.config, 'config');
-  const secrets = secretsFlag(values.secret);
+  const secrets = await readSecretFlags(values, log);
   const priority = intFlag(values.priority, 'priority', -1_000_000, 1_000_000);
   const patch = {
     ...(providerConfig === undefined ? {} : { config: providerConfig }),
@@ -285,7 +287,9 @@ function requireEncryptionKey(config: Config, purpose: string): string {
 function checkAdapterConfig(name: string, type: ProviderType, config: JsonObject, hasApiKey: boolean): void {
   const vendor = openAiCompatible(name);
   if (vendor?.requiresKey === true && !hasApiKey) {
-    throw new InvalidInputError(`provider ${name} needs its API key: add --secret api_key=...`);
+    throw new InvalidInputError(
+      `provider ${name} needs its API key: add --secret-file PATH with an api_key=... line`,
+    );
   }
   if (type === 'realtime') {
     if (isLocalProviderName(name))

@@ -152,20 +152,18 @@ export function jsonObjectFlag(value: string | undefined, flag: string): JsonObj
 }
 
 /** Repeated `--secret key=value` flags as one object; undefined when none were given. */
-export function secretsFlag(values: readonly string[] | undefined): Record<string, string> | undefined {
-  if (values === undefined || values.length === 0) return undefined;
-  const secrets: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    const key = eq < 0 ? '' : v.slice(0, eq).trim();
-    // Never echo the value: it is a secret, possibly mistyped.
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)) {
-      throw new InvalidInputError('--secret: expected key=value with a key such as api_key');
-    }
-    if (eq === v.length - 1) throw new InvalidInputError(`--secret ${key}: the value is empty`);
-    secrets[key] = v.slice(eq + 1);
+/**
+ * One `key=value` secret; `where` names the flag (and line) in errors. Never echoes the value: it is a
+ * secret, possibly mistyped.
+ */
+export function secretPair(v: string, where: string): [key: string, value: string] {
+  const eq = v.indexOf('=');
+  const key = eq < 0 ? '' : v.slice(0, eq).trim();
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)) {
+    throw new InvalidInputError(`${where}: expected key=value with a key such as api_key`);
   }
-  return secrets;
+  if (eq === v.length - 1) throw new InvalidInputError(`${where} ${key}: the value is empty`);
+  return [key, v.slice(eq + 1)];
 }
 
 /** Positional arguments after the sub-command must be exactly `count`. */

@@ -31,8 +31,10 @@ describe('voice-ai providers add / list / update / remove', () => {
       '--priority',
       '5',
     ]);
-    expect(add.stderr).toBe('');
     expect(add.code).toBe(0);
+    // --secret still works, with a warning that names the safe ways; the value itself is never echoed.
+    expect(add.stderr).toContain('use --secret-file PATH or --secret-stdin');
+    expect(add.stderr).not.toContain(SECRET);
     const uuid = uuidIn(add.stdout);
     const stored = await providers.getWithSecrets(d.domain_uuid, uuid, CLI_KEY);
     expect(stored).toMatchObject({
@@ -98,7 +100,7 @@ describe('voice-ai providers add / list / update / remove', () => {
       '7',
       '--disable',
     ]);
-    expect(up.stderr).toBe('');
+    expect(up.stderr).toContain('secret given with --secret');
     expect(up.code).toBe(0);
     expect(await providers.getWithSecrets(d.domain_uuid, uuid, CLI_KEY)).toMatchObject({
       config: { model: 'whisper-large-v3-turbo' },
@@ -137,7 +139,10 @@ describe('voice-ai providers add / list / update / remove', () => {
     [['--name', 'openai', '--config', '{"model": '], /--config: not valid JSON/],
     [['--name', 'openai', '--config', '[1,2]'], /--config: expected a JSON object/],
     [['--name', 'deepgram'], /unknown provider name "deepgram" \(known: openai, groq, ollama/],
-    [['--name', 'openai'], /provider openai needs its API key: add --secret api_key=/],
+    [
+      ['--name', 'openai'],
+      /provider openai needs its API key: add --secret-file PATH with an api_key=\.\.\. line/,
+    ],
     [['--name', 'ollama'], /config\.model is required/],
     [
       ['--name', 'ollama', '--config', '{"model":"m","base_url":"ftp://x"}'],

@@ -1,4 +1,7 @@
 /** Runs the `voice-ai` CLI in-process against the test database and captures what it prints. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { cli } from '../../src/cli/cli.js';
@@ -90,8 +93,17 @@ export async function addProviderViaCli(
   if (p.config !== undefined) {
     args.push('--config', typeof p.config === 'string' ? p.config : JSON.stringify(p.config));
   }
-  if (p.secret !== undefined) args.push('--secret', p.secret);
-  const r = await runCli([...args, ...(p.flags ?? [])], env);
+  let dir: string | undefined;
+  if (p.secret !== undefined) {
+    // The documented way: a file only its owner can read, so no warning and nothing on argv.
+    dir = await mkdtemp(path.join(tmpdir(), 'voice-ai-secret-'));
+    const file = path.join(dir, 'secrets');
+    await writeFile(file, `${p.secret}\n`, { mode: 0o600 });
+    args.push('--secret-file', file);
+  }
+  const r = await runCli([...args, ...(p.flags ?? [])], env).finally(
+    () => dir && rm(dir, { recursive: true, force: true }),
+  );
   if (r.code !== 0 || r.stderr !== '') {
     throw new Error(`providers add failed (${r.code}): ${r.stderr || r.stdout}`);
   }
