@@ -17,7 +17,6 @@ import { createProviderRegistry } from './providers/registry.js';
 import type { FetchFn } from './providers/transport/http.js';
 import { createPool, type Sql } from './store/db.js';
 import { createDirectory, type Directory } from './store/directory.js';
-import { createDomainsRepo } from './store/repos/domains.js';
 import { createWriteQueue, type WriteQueue } from './store/write-queue.js';
 
 export interface DaemonOptions {
@@ -67,6 +66,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
     sql,
     log: log.child({ component: 'directory' }),
     encryptionKey: config.encryptionKey,
+    staleMaxMs: config.directoryStaleMaxMs,
     clock,
   });
   const metrics = createMetrics({ log: log.child({ component: 'metrics' }) });
@@ -79,6 +79,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   });
   await queue.start();
   metrics.setWriteQueueSource(() => queue.stats());
+  metrics.setDirectorySource(() => directory.stats());
   const registry = createProviderRegistry({
     log: log.child({ component: 'providers' }),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
@@ -101,7 +102,6 @@ export async function startDaemon(config: Config, opts: DaemonOptions): Promise<
   const drainCtl = new AbortController();
   const handler = createCallHandler({
     directory,
-    domains: createDomainsRepo(sql),
     registry,
     sink: queue,
     audioDir: config.audioDir,

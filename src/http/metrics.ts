@@ -85,6 +85,12 @@ export interface EslStats {
   reconnects: number;
 }
 
+export interface DirectoryStaleStats {
+  /** Cumulative lookups answered with an expired entry while the database was unreachable. */
+  staleServed: number;
+  databaseUnreachable: boolean;
+}
+
 export interface ProviderErrorSample {
   /** The provider's name ('openai', 'groq', …). */
   vendor: string;
@@ -121,6 +127,8 @@ export interface Metrics {
   setWriteQueueSource(source: (() => WriteQueueGaugeStats) | undefined): void;
   /** Read at every scrape; `undefined` detaches. A source that throws leaves the series as they were. */
   setEslSource(source: (() => EslStats) | undefined): void;
+  /** Read at every scrape; `undefined` detaches. A source that throws leaves the series as they were. */
+  setDirectorySource(source: (() => DirectoryStaleStats) | undefined): void;
 }
 
 /** Turn stages run from tens of milliseconds (a cached TTS byte) to several seconds (a slow LLM). */
@@ -146,6 +154,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   let writeQueueSource: (() => WriteQueueGaugeStats) | undefined;
   let eslSource: (() => EslStats) | undefined;
   let eslReconnectsSeen = 0;
+  let directorySource: (() => DirectoryStaleStats) | undefined;
+  let directoryStaleSeen = 0;
   /** Each series reads its source at scrape time; a broken source must not fail the whole scrape. */
   const read = <T>(source: (() => T) | undefined): T | undefined => {
     if (!source) return undefined;
@@ -227,6 +237,27 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
   });
 
+  const directoryStale = new Counter({
+    name: 'voice_ai_directory_stale_served_total',
+    help: 'Secretary, provider and domain lookups answered from an expired cache entry while Postgres was unreachable.',
+    registers,
+    collect: () => {
+      const s = read(directorySource);
+      if (!s) return;
+      if (s.staleServed > directoryStaleSeen) directoryStale.inc(s.staleServed - directoryStaleSeen);
+      directoryStaleSeen = Math.max(directoryStaleSeen, s.staleServed);
+    },
+  });
+  const directoryUnreachable = new Gauge({
+    name: 'voice_ai_directory_database_unreachable',
+    help: '1 while the directory serves lookups from its cache because Postgres is unreachable, else 0.',
+    registers,
+    collect: () => {
+      const s = read(directorySource);
+      if (s) directoryUnreachable.set(s.databaseUnreachable ? 1 : 0);
+    },
+  });
+
   const seconds = (ms: number): number | undefined =>
     Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
 
@@ -272,6 +303,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       eslSource = source;
       // A new source (a new connection object) counts from zero again.
       eslReconnectsSeen = 0;
+    },
+    setDirectorySource(source) {
+      directorySource = source;
+      directoryStaleSeen = 0;
     },
   };
 }
