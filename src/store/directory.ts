@@ -142,6 +142,9 @@ export function createDirectory(opts: DirectoryOptions): Directory {
   };
   /** Set by a load's connection error, cleared by a load that succeeds. */
   let outage: { sinceMs: number; staleServed: number } | undefined;
+  /** Loads are numbered; a failure of a load started before the last success is old news, not an outage. */
+  let loadSeq = 0;
+  let answeredAtSeq = 0;
 
   const genOf = (domainUuid: string): number => domainGen.get(domainUuid) ?? 0;
 
@@ -194,9 +197,11 @@ export function createDirectory(opts: DirectoryOptions): Directory {
     }
     counters.loads++;
     const startEpoch = epoch;
+    const seq = ++loadSeq;
     const promise = query().then(
       (value) => {
         if (inflight.get(key)?.promise === promise) inflight.delete(key);
+        answeredAtSeq = loadSeq;
         if (outage !== undefined) {
           log.info(
             {
@@ -222,7 +227,7 @@ export function createDirectory(opts: DirectoryOptions): Directory {
       },
       (err: unknown) => {
         if (inflight.get(key)?.promise === promise) inflight.delete(key);
-        if (outage === undefined && !closed && isConnectionError(err)) {
+        if (outage === undefined && !closed && seq > answeredAtSeq && isConnectionError(err)) {
           outage = { sinceMs: clock.monotonicMs(), staleServed: 0 };
         }
         throw err;
