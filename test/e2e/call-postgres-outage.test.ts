@@ -74,7 +74,9 @@ describe('calls while PostgreSQL is stopped', () => {
     expect(during.executed.map((e) => e.app)).toContain('answer');
     expect(during.executed.filter((e) => e.app === 'record')).toHaveLength(2);
     expect(h.logs.filter((l) => l.msg === 'directory serving stale entries')).toHaveLength(1);
-    expect(h.daemon.directory.stats().staleServed).toBeGreaterThan(0);
+    const metrics = await h.daemon.metrics.render();
+    expect(metrics).toMatch(/^voice_ai_directory_stale_served_total [1-9]/m);
+    expect(metrics).toMatch(/^voice_ai_directory_database_unreachable 1$/m);
     // Its rows (start, greeting, two turns of user + assistant, the tool call, end) wait in the spool.
     await expect
       .poll(() => h.daemon.queue.stats(), { timeout: 30_000, interval: 20 })
