@@ -34,6 +34,8 @@ export interface Config {
   /** Log caller numbers, transcripts and prompts (the `pii` key) instead of redacting them. */
   readonly logPii: boolean;
   readonly drainGraceSeconds: number;
+  /** How old a cached secretary, provider or domain may be when served while the database is unreachable. */
+  readonly directoryStaleMaxMs: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -191,6 +193,7 @@ export function loadConfig(
     logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : 'info',
     logPii: bool('VOICE_AI_LOG_PII', false),
     drainGraceSeconds: int('VOICE_AI_DRAIN_GRACE_SECONDS', 60, 0, 3600),
+    directoryStaleMaxMs: int('VOICE_AI_DIRECTORY_STALE_MAX_MS', 3_600_000, 0, 7 * 86_400_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

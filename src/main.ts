@@ -19,7 +19,6 @@ import { createProviderRegistry } from './providers/registry.js';
 import type { FetchFn } from './providers/transport/http.js';
 import { createPool, type Sql } from './store/db.js';
 import { createDirectory, type Directory } from './store/directory.js';
-import { createDomainsRepo } from './store/repos/domains.js';
 import { createWriteQueue, type WriteQueue } from './store/write-queue.js';
 
 export interface DaemonOptions {
@@ -90,6 +89,7 @@ async function assemble(
     sql,
     log: log.child({ component: 'directory' }),
     encryptionKey: config.encryptionKey,
+    staleMaxMs: config.directoryStaleMaxMs,
     clock,
   });
   opened.push('directory cache', directory, (d) => d.close());
@@ -105,6 +105,7 @@ async function assemble(
   await queue.start();
   opened.push('write queue', queue, (q) => q.close());
   metrics.setWriteQueueSource(() => queue.stats());
+  metrics.setDirectorySource(() => directory.stats());
   const registry = createProviderRegistry({
     log: log.child({ component: 'providers' }),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
@@ -129,7 +130,6 @@ async function assemble(
   const drainCtl = new AbortController();
   const handler = createCallHandler({
     directory,
-    domains: createDomainsRepo(sql),
     registry,
     sink: queue,
     audioDir: config.audioDir,

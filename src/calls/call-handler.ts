@@ -9,14 +9,13 @@ import type { ChannelData, OutboundSession } from '../esl/index.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderByKind, ProviderRow as AdapterRow } from '../providers/types.js';
 import type { Directory } from '../store/directory.js';
-import type { DomainsRepo } from '../store/repos/domains.js';
 import type { DomainRow, SecretaryWithProviders } from '../store/repos/types.js';
 import type { QueuedRow } from '../store/rows.js';
 import { FsChannel } from './fs-channel.js';
 
 export interface CallHandlerDeps {
+  /** Every lookup of the call path: cached, and served stale while the database is away. */
   directory: Directory;
-  domains: DomainsRepo;
   registry: ProviderRegistry;
   sink: { enqueue(item: QueuedRow): unknown };
   audioDir: string;
@@ -52,7 +51,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
     let outcome: ConversationOutcome | undefined;
     let started = false;
     try {
-      const domain = await resolveDomain(deps.domains, cd, log);
+      const domain = await resolveDomain(deps.directory, cd, log);
       if (!domain) {
         log.warn(
           { domainUuid: cd.domainUuid, domainName: cd.domainName, context: cd.context },
@@ -115,11 +114,11 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
 }
 
 async function resolveDomain(
-  domains: DomainsRepo,
+  directory: Directory,
   cd: ChannelData,
   log: Logger,
 ): Promise<DomainRow | undefined> {
-  let domain = cd.domainUuid ? await domains.findByUuid(cd.domainUuid) : undefined;
+  let domain = cd.domainUuid ? await directory.domainByUuid(cd.domainUuid) : undefined;
   if (!domain) {
     const name = cd.domainName ?? cd.context;
     // FusionPBX always sets domain_uuid; one that names no domain usually is a dialplan copied from another
@@ -130,7 +129,7 @@ async function resolveDomain(
         'variable_domain_uuid is not a known domain: matching the domain name instead',
       );
     }
-    if (name) domain = await domains.findByName(name);
+    if (name) domain = await directory.domainByName(name);
   }
   return domain && domain.domain_enabled !== false ? domain : undefined;
 }

@@ -94,6 +94,12 @@ export interface OutboundStats {
   bufferedBytes: number;
 }
 
+export interface DirectoryStaleStats {
+  /** Cumulative lookups answered with an expired entry while the database was unreachable. */
+  staleServed: number;
+  databaseUnreachable: boolean;
+}
+
 export interface ProviderErrorSample {
   /** The provider's name ('openai', 'groq', …). */
   vendor: string;
@@ -134,6 +140,8 @@ export interface Metrics {
   outboundRejected(reason: string): void;
   /** Read at every scrape; `undefined` detaches. A source that throws leaves the gauges as they were. */
   setOutboundSource(source: (() => OutboundStats) | undefined): void;
+  /** Read at every scrape; `undefined` detaches. A source that throws leaves the series as they were. */
+  setDirectorySource(source: (() => DirectoryStaleStats) | undefined): void;
 }
 
 /** Turn stages run from tens of milliseconds (a cached TTS byte) to several seconds (a slow LLM). */
@@ -160,6 +168,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   let eslSource: (() => EslStats) | undefined;
   let eslReconnectsSeen = 0;
   let outboundSource: (() => OutboundStats) | undefined;
+  let directorySource: (() => DirectoryStaleStats) | undefined;
+  let directoryStaleSeen = 0;
   /** Each series reads its source at scrape time; a broken source must not fail the whole scrape. */
   const read = <T>(source: (() => T) | undefined): T | undefined => {
     if (!source) return undefined;
@@ -274,6 +284,26 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     'Bytes held for incomplete frames over all outbound connections.',
     (s) => s.bufferedBytes,
   );
+  const directoryStale = new Counter({
+    name: 'voice_ai_directory_stale_served_total',
+    help: 'Secretary, provider and domain lookups answered from an expired cache entry while Postgres was unreachable.',
+    registers,
+    collect: () => {
+      const s = read(directorySource);
+      if (!s) return;
+      if (s.staleServed > directoryStaleSeen) directoryStale.inc(s.staleServed - directoryStaleSeen);
+      directoryStaleSeen = Math.max(directoryStaleSeen, s.staleServed);
+    },
+  });
+  const directoryUnreachable = new Gauge({
+    name: 'voice_ai_directory_database_unreachable',
+    help: '1 while the directory serves lookups from its cache because Postgres is unreachable, else 0.',
+    registers,
+    collect: () => {
+      const s = read(directorySource);
+      if (s) directoryUnreachable.set(s.databaseUnreachable ? 1 : 0);
+    },
+  });
 
   const seconds = (ms: number): number | undefined =>
     Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
@@ -326,6 +356,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
     setOutboundSource(source) {
       outboundSource = source;
+    },
+    setDirectorySource(source) {
+      directorySource = source;
+      directoryStaleSeen = 0;
     },
   };
 }

@@ -2,10 +2,13 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type postgres from 'postgres';
 import { systemClock, type Clock } from '../core/clock.js';
+import { isConnectionError } from './db.js';
+import { createDomainsRepo } from './repos/domains.js';
 import { isUuid } from './repos/helpers.js';
 import { createProvidersRepo } from './repos/providers.js';
 import { createSecretariesRepo } from './repos/secretaries.js';
 import type {
+  DomainRow,
   ProviderRow,
   ProviderType,
   ProviderWithSecrets,
@@ -24,6 +27,11 @@ export interface DirectoryOptions {
   ttlMs?: number;
   /** How long "no such secretary/provider" is remembered. Default 5 000. */
   negativeTtlMs?: number;
+  /**
+   * While the database is unreachable, a found entry is served past its TTL for up to this long after it was
+   * loaded (0: never). Default 3 600 000 (VOICE_AI_DIRECTORY_STALE_MAX_MS).
+   */
+  staleMaxMs?: number;
   /** Entries kept. Default 10 000. */
   max?: number;
   /** Key that opens provider secrets; `providerByUuid` throws SecretKeyError without it. */
@@ -43,12 +51,20 @@ export interface DirectoryStats {
   resets: number;
   /** Times LISTEN became active (1 after start, +1 per reconnection). */
   listens: number;
+  /** Lookups answered with an expired entry because the database was unreachable. */
+  staleServed: number;
+  /** True from a lookup's connection error until a lookup succeeds again. */
+  databaseUnreachable: boolean;
   size: number;
 }
 
 export interface Directory {
   /** Resolves once LISTEN is active, from then on changes made by anyone drop cached entries. */
   ready(): Promise<void>;
+  /** The domain (enabled or not: the caller decides), or undefined. */
+  domainByUuid(domainUuid: string): Promise<DomainRow | undefined>;
+  /** The domain of that name, case-insensitively (the oldest if several), or undefined. */
+  domainByName(domainName: string): Promise<DomainRow | undefined>;
   /** The enabled secretary answering `extension` in the domain (with its providers' names), or undefined. */
   secretaryByExtension(domainUuid: string, extension: string): Promise<SecretaryWithProviders | undefined>;
   /** The secretary if it exists in the domain and is enabled. */
@@ -65,6 +81,8 @@ export interface Directory {
 interface Entry {
   value: unknown;
   expiresAtMs: number;
+  /** Monotonic time of the load: how stale the entry is. */
+  loadedAtMs: number;
   /** The cache epoch and the domain's generation when the load started: a later bump makes it stale. */
   epoch: number;
   gen: number;
@@ -77,6 +95,14 @@ interface Inflight {
 }
 
 const EXTENSION_RE = /^[0-9*#+]{1,32}$/;
+/** FusionPBX domain names are host names (at most 253 characters); a longer one cannot match, nor be a key. */
+const MAX_DOMAIN_NAME_LENGTH = 255;
+/**
+ * The generation slot of domain lookups. v_domains belongs to FusionPBX and we add no trigger to it, so no
+ * notification ever bumps this: domain entries live for their TTL (a disabled domain stops taking AI calls
+ * within ttlMs), and only a LISTEN reset clears them early.
+ */
+const DOMAINS_SLOT = 'v_domains';
 
 /**
  * Cached, LISTEN-invalidated lookups for the call path. A hit is one LRU get plus two integer compares.
@@ -84,12 +110,20 @@ const EXTENSION_RE = /^[0-9*#+]{1,32}$/;
  * Invalidation is by generation rather than by deleting keys: a notification bumps its domain's generation,
  * which makes every entry of that domain stale at once (secretaries embed provider names, so a provider change
  * concerns them too), including the result of a query that was in flight when the change committed.
+ *
+ * While the database is unreachable (a load fails with a connection error) an expired entry younger than
+ * `staleMaxMs` is served instead of failing the call: calls go on during an outage with what was known
+ * before it. From then until a load succeeds, such entries are answered at once and refreshed in the
+ * background, so a database that times out rather than refuses does not add its connect timeout to every
+ * lookup of every call.
  */
 export function createDirectory(opts: DirectoryOptions): Directory {
   const { sql, log } = opts;
   const clock = opts.clock ?? systemClock;
   const ttlMs = opts.ttlMs ?? 60_000;
   const negativeTtlMs = opts.negativeTtlMs ?? 5_000;
+  const staleMaxMs = opts.staleMaxMs ?? 3_600_000;
+  const domains = createDomainsRepo(sql);
   const secretaries = createSecretariesRepo(sql);
   const providers = createProvidersRepo(sql);
   const lru = new LRUCache<string, Entry>({ max: opts.max ?? 10_000 });
@@ -97,7 +131,20 @@ export function createDirectory(opts: DirectoryOptions): Directory {
   const domainGen = new Map<string, number>();
   let epoch = 0;
   let closed = false;
-  const counters = { hits: 0, misses: 0, loads: 0, invalidations: 0, resets: 0, listens: 0 };
+  const counters = {
+    hits: 0,
+    misses: 0,
+    loads: 0,
+    invalidations: 0,
+    resets: 0,
+    listens: 0,
+    staleServed: 0,
+  };
+  /** Set by a load's connection error, cleared by a load that succeeds. */
+  let outage: { sinceMs: number; staleServed: number } | undefined;
+  /** Loads are numbered; a failure of a load started before the last success is old news, not an outage. */
+  let loadSeq = 0;
+  let answeredAtSeq = 0;
 
   const genOf = (domainUuid: string): number => domainGen.get(domainUuid) ?? 0;
 
@@ -114,37 +161,64 @@ export function createDirectory(opts: DirectoryOptions): Directory {
     domainGen.set(domainUuid, genOf(domainUuid) + 1);
   }
 
-  function lookup<V>(
+  /**
+   * An expired entry that may stand in for a load the database could not answer. Only found values:
+   * a remembered absence ("no such secretary") would fail the call open just as the failed load does, but
+   * under a log line that sends the operator to the configuration instead of the database; and absence is
+   * what changes right before someone expects a new secretary to answer, which is why its TTL is short.
+   * Entries a notification made stale are not served either (see `lookup`).
+   */
+  function staleFallback(entry: Entry | undefined, nowMs: number): Entry | undefined {
+    return entry !== undefined && entry.value !== undefined && nowMs - entry.loadedAtMs <= staleMaxMs
+      ? entry
+      : undefined;
+  }
+
+  function serveStale<V>(entry: Entry, key: string): V | undefined {
+    counters.staleServed++;
+    if (outage !== undefined && outage.staleServed++ === 0) {
+      log.warn(
+        { key, ageMs: Math.round(clock.monotonicMs() - entry.loadedAtMs), staleMaxMs },
+        'directory serving stale entries',
+      );
+    }
+    return entry.value as V | undefined;
+  }
+
+  function load<V>(
     domainUuid: string,
     key: string,
-    load: () => Promise<V | undefined>,
+    gen: number,
+    query: () => Promise<V | undefined>,
   ): Promise<V | undefined> {
-    const gen = genOf(domainUuid);
-    const entry = lru.get(key);
-    if (
-      entry !== undefined &&
-      entry.epoch === epoch &&
-      entry.gen === gen &&
-      entry.expiresAtMs > clock.monotonicMs()
-    ) {
-      counters.hits++;
-      return Promise.resolve(entry.value as V | undefined);
-    }
-    counters.misses++;
     const running = inflight.get(key);
     if (running !== undefined && running.epoch === epoch && running.gen === gen) {
       return running.promise as Promise<V | undefined>;
     }
     counters.loads++;
     const startEpoch = epoch;
-    const promise = load().then(
+    const seq = ++loadSeq;
+    const promise = query().then(
       (value) => {
         if (inflight.get(key)?.promise === promise) inflight.delete(key);
+        answeredAtSeq = loadSeq;
+        if (outage !== undefined) {
+          log.info(
+            {
+              outageMs: Math.round(clock.monotonicMs() - outage.sinceMs),
+              staleServed: outage.staleServed,
+            },
+            'directory: database answering again',
+          );
+          outage = undefined;
+        }
         if (!closed && startEpoch === epoch && gen === genOf(domainUuid)) {
+          const nowMs = clock.monotonicMs();
           const ttl = value === undefined ? negativeTtlMs : ttlMs;
           lru.set(key, {
             value: deepFreeze(value),
-            expiresAtMs: clock.monotonicMs() + ttl,
+            expiresAtMs: nowMs + ttl,
+            loadedAtMs: nowMs,
             epoch: startEpoch,
             gen,
           });
@@ -153,11 +227,43 @@ export function createDirectory(opts: DirectoryOptions): Directory {
       },
       (err: unknown) => {
         if (inflight.get(key)?.promise === promise) inflight.delete(key);
+        if (outage === undefined && !closed && seq > answeredAtSeq && isConnectionError(err)) {
+          outage = { sinceMs: clock.monotonicMs(), staleServed: 0 };
+        }
         throw err;
       },
     );
     inflight.set(key, { promise, epoch: startEpoch, gen });
     return promise;
+  }
+
+  function lookup<V>(
+    domainUuid: string,
+    key: string,
+    query: () => Promise<V | undefined>,
+  ): Promise<V | undefined> {
+    const gen = genOf(domainUuid);
+    const nowMs = clock.monotonicMs();
+    const entry = lru.get(key);
+    // An entry of an older generation is known to be outdated (a change was notified since it was loaded):
+    // answering a call with a secretary the operator has just disabled is worse than failing open.
+    const current = entry !== undefined && entry.epoch === epoch && entry.gen === gen ? entry : undefined;
+    if (current !== undefined && current.expiresAtMs > nowMs) {
+      counters.hits++;
+      return Promise.resolve(current.value as V | undefined);
+    }
+    counters.misses++;
+    const fallback = staleFallback(current, nowMs);
+    if (fallback !== undefined && outage !== undefined) {
+      load(domainUuid, key, gen, query).catch(() => undefined);
+      return Promise.resolve(serveStale<V>(fallback, key));
+    }
+    const loading = load(domainUuid, key, gen, query);
+    if (fallback === undefined) return loading;
+    return loading.catch((err: unknown) => {
+      if (!closed && isConnectionError(err)) return serveStale<V>(fallback, key);
+      throw err;
+    });
   }
 
   function onNotify(payload: string): void {
@@ -211,6 +317,20 @@ export function createDirectory(opts: DirectoryOptions): Directory {
   return {
     ready: () => readyPromise,
 
+    domainByUuid(domainUuid) {
+      if (!isUuid(domainUuid)) return Promise.resolve(undefined);
+      return lookup(DOMAINS_SLOT, `dom|uuid|${domainUuid.toLowerCase()}`, () =>
+        domains.findByUuid(domainUuid),
+      );
+    },
+
+    domainByName(domainName) {
+      if (domainName === '' || domainName.length > MAX_DOMAIN_NAME_LENGTH) return Promise.resolve(undefined);
+      return lookup(DOMAINS_SLOT, `dom|name|${domainName.toLowerCase()}`, () =>
+        domains.findByName(domainName),
+      );
+    },
+
     secretaryByExtension(domainUuid, extension) {
       if (!isUuid(domainUuid) || !EXTENSION_RE.test(extension)) return Promise.resolve(undefined);
       return lookup(domainUuid, `${domainUuid}|ext|${extension}`, () =>
@@ -240,7 +360,7 @@ export function createDirectory(opts: DirectoryOptions): Directory {
       return rows ?? [];
     },
 
-    stats: () => ({ ...counters, size: lru.size }),
+    stats: () => ({ ...counters, databaseUnreachable: outage !== undefined, size: lru.size }),
 
     close() {
       closing ??= (async () => {

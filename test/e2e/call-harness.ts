@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { pino, type Logger } from 'pino';
+import postgres from 'postgres';
 import { parseWav } from '../../src/audio/wav.js';
 import { loadConfig } from '../../src/config.js';
+import type { Clock } from '../../src/core/clock.js';
 import { startDaemon, type Daemon } from '../../src/main.js';
 import type { SecretaryInput } from '../../src/store/repos/secretaries.js';
 import type { ConversationRow, MessageRow } from '../../src/store/repos/types.js';
@@ -85,14 +87,24 @@ export type MessageRowRead = Pick<
   | 'turn_ms'
 >;
 
-export async function startHarness(opts: { speed?: number; fillerAfterMs?: number } = {}): Promise<Harness> {
-  const sql = testSql();
+export interface HarnessOptions {
+  speed?: number;
+  fillerAfterMs?: number;
+  /** A migrated database of the test's own (e.g. one it stops); default the shared test database. */
+  databaseUrl?: string;
+  /** The daemon's clock; default the system's. */
+  clock?: Clock;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const databaseUrl = opts.databaseUrl ?? inject('databaseUrl');
+  const sql = opts.databaseUrl ? postgres(databaseUrl, { max: 5, onnotice: () => undefined }) : testSql();
   const fs = await startFakeFreeSwitch({ speed: opts.speed ?? 10 });
   const ai = await startFakeOpenAi({ apiKey: FAKE_API_KEY });
   const audioDir = await mkdtemp(path.join(tmpdir(), 'voice-ai-e2e-audio-'));
   const spoolDir = await mkdtemp(path.join(tmpdir(), 'voice-ai-e2e-spool-'));
   const config = loadConfig({
-    DATABASE_URL: inject('databaseUrl'),
+    DATABASE_URL: databaseUrl,
     VOICE_AI_ENCRYPTION_KEY: ENCRYPTION_KEY,
     VOICE_AI_ESL_PORT: String(fs.inboundPort),
     VOICE_AI_OUTBOUND_PORT: '0',
@@ -112,7 +124,11 @@ export async function startHarness(opts: { speed?: number; fillerAfterMs?: numbe
     },
     { write: (s: string) => void logs.push(JSON.parse(s) as Record<string, unknown>) },
   );
-  const daemon = await startDaemon(config, { log, fillerAfterMs: opts.fillerAfterMs ?? 60_000 });
+  const daemon = await startDaemon(config, {
+    log,
+    fillerAfterMs: opts.fillerAfterMs ?? 60_000,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   let ext = 8000;
 
   const harness: Harness = {

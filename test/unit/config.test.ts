@@ -44,6 +44,14 @@ describe('configuration', () => {
     expect(c.logPii).toBe(false);
   });
 
+  it('serves the directory stale for an hour by default while the database is away; 0 turns it off', () => {
+    expect(loadConfig({}).directoryStaleMaxMs).toBe(3_600_000);
+    expect(loadConfig({ VOICE_AI_DIRECTORY_STALE_MAX_MS: '0' }).directoryStaleMaxMs).toBe(0);
+    expect(() => loadConfig({ VOICE_AI_DIRECTORY_STALE_MAX_MS: '-1' })).toThrow(
+      /VOICE_AI_DIRECTORY_STALE_MAX_MS: expected an integer between 0 and 604800000/,
+    );
+  });
+
   it('reports every problem at once', () => {
     let err: unknown;
     try {
