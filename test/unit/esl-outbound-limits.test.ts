@@ -44,6 +44,11 @@ function rejections(): {
   };
 }
 
+/** Waits (bounded) for the server's own bookkeeping, which settles a loop turn after the peer sees a close. */
+async function settled(pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** A server that hands each session to the test and keeps it open until the test closes it. */
 async function server(
   options: Partial<OutboundServerOptions> = {},
@@ -197,6 +202,8 @@ describe('outbound server limits', () => {
     await mute.closed;
     await r.count(1);
     expect(r.seen).toEqual(['handshake_timeout']);
+    // The handshake settles when the server side of the socket has closed, which the peer may see first.
+    await settled(() => s.handshakes === 0);
     expect(s.handshakes).toBe(0);
     expect(s.bufferedBytes).toBe(0);
     expect(lines.map((l) => [l.msg, l['reason']])).toEqual([
