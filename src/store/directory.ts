@@ -28,6 +28,11 @@ export interface DirectoryOptions {
   max?: number;
   /** Key that opens provider secrets; `providerByUuid` throws SecretKeyError without it. */
   encryptionKey?: string | undefined;
+  /**
+   * Called when a provider row changed (notified) or the cache was reset (notifications may have been
+   * missed): whoever caches facts about providers outside the directory (the key check) drops them.
+   */
+  onProvidersChanged?: () => void;
   clock?: Clock;
   log: Logger;
 }
@@ -76,6 +81,7 @@ interface Inflight {
   gen: number;
 }
 
+const PROVIDERS_TABLE = 'v_voice_ai_providers';
 const EXTENSION_RE = /^[0-9*#+]{1,32}$/;
 
 /**
@@ -107,6 +113,7 @@ export function createDirectory(opts: DirectoryOptions): Directory {
     lru.clear();
     inflight.clear();
     domainGen.clear();
+    opts.onProvidersChanged?.();
   }
 
   function invalidateDomain(domainUuid: string): void {
@@ -169,6 +176,7 @@ export function createDirectory(opts: DirectoryOptions): Directory {
       return;
     }
     invalidateDomain(domainUuid);
+    if (table === PROVIDERS_TABLE) opts.onProvidersChanged?.();
     log.debug({ table, domain_uuid: domainUuid }, 'directory: change notified');
   }
 

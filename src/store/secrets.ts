@@ -104,6 +104,27 @@ export function decryptedSecrets(db: Db, key: string): postgres.PendingQuery<pos
   return db`pgp_sym_decrypt(secrets, ${requireKey(key, 'decrypt provider secrets')}::text)`;
 }
 
+/**
+ * True when `key` opens `ciphertext` (a pgp_sym_encrypt value) to a JSON object of strings; false for a
+ * wrong key or corrupt data. Other database errors propagate, scrubbed.
+ */
+export async function opensWithKey(sql: Db, ciphertext: Buffer, key: string): Promise<boolean> {
+  let text: string;
+  try {
+    const [row] = await sql<{ t: string }[]>`SELECT pgp_sym_decrypt(${ciphertext}::bytea, ${key}::text) AS t`;
+    text = row?.t ?? '';
+  } catch (err) {
+    if (isDecryptFailure(err)) return false;
+    throw scrubDbError(err);
+  }
+  try {
+    validateSecrets(JSON.parse(text));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Identifies a provider row in an error message (never its config, never the key). */
 export interface ProviderIdentity {
   provider_uuid: string;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { pino, type Logger } from 'pino';
+import postgres from 'postgres';
 import { parseWav } from '../../src/audio/wav.js';
 import { loadConfig } from '../../src/config.js';
 import { startDaemon, type Daemon } from '../../src/main.js';
@@ -21,7 +22,7 @@ import {
 } from '../fakes/fake-freeswitch/index.js';
 import { FAKE_API_KEY } from '../fakes/openai-rows.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
-import { testSql, type Sql } from '../helpers/db.js';
+import type { Sql } from '../helpers/db.js';
 import { createTenant, type Tenant } from '../helpers/tenant.js';
 
 export const ENCRYPTION_KEY = 'e2e-test-key-0123456789abcdef';
@@ -85,14 +86,22 @@ export type MessageRowRead = Pick<
   | 'turn_ms'
 >;
 
-export async function startHarness(opts: { speed?: number; fillerAfterMs?: number } = {}): Promise<Harness> {
-  const sql = testSql();
+export async function startHarness(
+  opts: {
+    speed?: number;
+    fillerAfterMs?: number;
+    /** A database of the test's own (default: the shared one, whose rows carry other tests' keys). */
+    databaseUrl?: string;
+  } = {},
+): Promise<Harness> {
+  const databaseUrl = opts.databaseUrl ?? inject('databaseUrl');
+  const sql = postgres(databaseUrl, { max: 5, onnotice: () => undefined });
   const fs = await startFakeFreeSwitch({ speed: opts.speed ?? 10 });
   const ai = await startFakeOpenAi({ apiKey: FAKE_API_KEY });
   const audioDir = await mkdtemp(path.join(tmpdir(), 'voice-ai-e2e-audio-'));
   const spoolDir = await mkdtemp(path.join(tmpdir(), 'voice-ai-e2e-spool-'));
   const config = loadConfig({
-    DATABASE_URL: inject('databaseUrl'),
+    DATABASE_URL: databaseUrl,
     VOICE_AI_ENCRYPTION_KEY: ENCRYPTION_KEY,
     VOICE_AI_ESL_PORT: String(fs.inboundPort),
     VOICE_AI_OUTBOUND_PORT: '0',
