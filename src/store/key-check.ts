@@ -57,7 +57,11 @@ export async function verifyKey(
     // refresh then costs one SELECT, not thousands of S2K derivations.
     const memoKey = `${row.provider_uuid}@${row.updated_at.getTime()}`;
     let ok = opts.memo?.get(memoKey);
-    if (ok === undefined) ok = keyed && (await opensWithKey(sql, row.secrets, key));
+    if (ok === undefined) {
+      ok = keyed && opensWithKey(row.secrets, key);
+      // Each trial costs an S2K derivation: let calls in progress run between them.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     seen.set(memoKey, ok);
     if (!ok) failing.push(row);
   }
