@@ -19,6 +19,7 @@ import { createProviderRegistry } from './providers/registry.js';
 import type { FetchFn } from './providers/transport/http.js';
 import { createPool, type Sql } from './store/db.js';
 import { createDirectory, type Directory } from './store/directory.js';
+import { createKeyCheck } from './store/key-check.js';
 import { createWriteQueue, type WriteQueue } from './store/write-queue.js';
 
 export interface DaemonOptions {
@@ -85,11 +86,13 @@ async function assemble(
   });
   opened.push('database pool', sql, (s) => s.end({ timeout: 5 }));
   progress.step = 'directory cache';
+  const keyCheck = createKeyCheck({ sql, key: config.encryptionKey, clock });
   const directory = createDirectory({
     sql,
     log: log.child({ component: 'directory' }),
     encryptionKey: config.encryptionKey,
     staleMaxMs: config.directoryStaleMaxMs,
+    onProvidersChanged: () => keyCheck.invalidate(),
     clock,
   });
   opened.push('directory cache', directory, (d) => d.close());
@@ -210,6 +213,8 @@ async function assemble(
       } catch (err) {
         checks.push({ name: 'database', ok: false, detail: (err as Error).message });
       }
+      const key = await keyCheck.verdict(signal);
+      checks.push({ name: 'encryption_key', ok: key.ok, detail: key.detail });
       const spooled = queue.stats().spooledRows;
       checks.push({ name: 'spool', ok: spooled < spoolLimit, detail: `${spooled} rows spooled` });
       return { checks };
@@ -219,6 +224,15 @@ async function assemble(
     { outboundPort: outbound.port, httpPort: http.port, eslHost: config.esl.host, eslPort: config.esl.port },
     'voice-ai started',
   );
+  // Not awaited (the database may be away at start); /readyz shares this run and reports its verdict.
+  void keyCheck.verdict().then((v) => {
+    if (!v.ok && v.failed > 0) {
+      log.error(
+        { check: 'encryption_key', domains: v.domains, failed: v.failed, detail: v.detail },
+        'encryption key does not decrypt the stored provider secrets: calls to those domains will fail open',
+      );
+    }
+  });
 
   let stopping: Promise<void> | undefined;
   // Every stop() call sets a deadline; the first to pass ends the grace (a second SIGTERM shortens it).

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { withTimeout } from '../core/abort.js';
 import { EslCommandError } from '../core/errors.js';
 import { EslConnection } from '../esl/index.js';
+import { verifyKey } from '../store/key-check.js';
 import { migrationStatus } from '../store/migrations.js';
 import type { Repos } from '../store/repos/index.js';
 import type { ProviderRow } from '../store/repos/types.js';
@@ -20,7 +21,8 @@ export const doctorHelp = `Usage: voice-ai doctor [--no-providers] [--domain D] 
 
 Checks, one line each (ok / FAIL / skip), and exits 1 if any fails:
   config (a configuration that does not load is reported before any check, exit 2), database reachable,
-  pgcrypto installed, migrations all applied, ESL reachable and the password accepted
+  pgcrypto installed, migrations all applied, the encryption key opens the stored provider secrets (one
+  row per domain; --domain only that domain's), ESL reachable and the password accepted
   (VOICE_AI_ESL_HOST:PORT), audio dir writable with group-readable files (FreeSWITCH reads them as
   another user), spool dir writable, and every enabled provider of every domain (one tiny real request
   each; --domain checks only that domain's, --no-providers none). A provider whose model its vendor has
@@ -97,9 +99,11 @@ export async function runDoctor(
             return `version ${row.v}`;
           });
           await check('migrations', () => checkMigrations(sql));
+          await check('encryption key', () => checkEncryptionKey(repos, sql, config, values.domain));
         } else {
           report('pgcrypto', 'skip', 'no database');
           report('migrations', 'skip', 'no database');
+          report('encryption key', 'skip', 'no database');
         }
         await afterDatabase(reachable ? repos : undefined, reachable ? sql : undefined);
       },
@@ -135,6 +139,20 @@ async function checkMigrations(sql: Sql): Promise<string> {
     throw new Error(`${list} (run voice-ai migrate)`);
   }
   return `${entries.length} applied`;
+}
+
+/** Trial-decrypts one secret-bearing provider row per domain (only --domain's when given). */
+async function checkEncryptionKey(
+  repos: Repos,
+  sql: Sql,
+  config: Config,
+  domainFlag: string | undefined,
+): Promise<string> {
+  const domainUuid =
+    domainFlag === undefined ? undefined : (await resolveDomain(repos, domainFlag)).domain_uuid;
+  const verdict = await verifyKey(sql, config.encryptionKey, domainUuid === undefined ? {} : { domainUuid });
+  if (!verdict.ok) throw new Error(verdict.detail);
+  return verdict.detail;
 }
 
 /** Connects, waits for auth/request, sends the password: what the daemon's inbound connection does first. */

@@ -36,6 +36,11 @@ export interface DirectoryOptions {
   max?: number;
   /** Key that opens provider secrets; `providerByUuid` throws SecretKeyError without it. */
   encryptionKey?: string | undefined;
+  /**
+   * Called when a provider row changed (notified) or the cache was reset (notifications may have been
+   * missed): whoever caches facts about providers outside the directory (the key check) drops them.
+   */
+  onProvidersChanged?: () => void;
   clock?: Clock;
   log: Logger;
 }
@@ -94,6 +99,7 @@ interface Inflight {
   gen: number;
 }
 
+const PROVIDERS_TABLE = 'v_voice_ai_providers';
 const EXTENSION_RE = /^[0-9*#+]{1,32}$/;
 /** FusionPBX domain names are host names (at most 253 characters); a longer one cannot match, nor be a key. */
 const MAX_DOMAIN_NAME_LENGTH = 255;
@@ -154,6 +160,7 @@ export function createDirectory(opts: DirectoryOptions): Directory {
     lru.clear();
     inflight.clear();
     domainGen.clear();
+    opts.onProvidersChanged?.();
   }
 
   function invalidateDomain(domainUuid: string): void {
@@ -275,6 +282,7 @@ export function createDirectory(opts: DirectoryOptions): Directory {
       return;
     }
     invalidateDomain(domainUuid);
+    if (table === PROVIDERS_TABLE) opts.onProvidersChanged?.();
     log.debug({ table, domain_uuid: domainUuid }, 'directory: change notified');
   }
 

@@ -1,15 +1,18 @@
 import type postgres from 'postgres';
 import { InvalidInputError, SecretKeyError } from '../core/errors.js';
+import { pgpSymDecrypt, pgpSymEncrypt } from './openpgp.js';
 import { inTransaction } from './repos/helpers.js';
 import type { Db, ProviderSecrets } from './repos/types.js';
 
 /**
- * Provider secrets are encrypted by pgcrypto in the database: the JSON travels in a bind parameter and so does
- * the key, never a GUC, a literal or set_config (those end up in pg_stat_activity, logs and settings views).
+ * Provider secrets are encrypted and decrypted here in Node (store/openpgp.ts), in the format of pgcrypto's
+ * pgp_sym_encrypt, so `pgp_sym_decrypt(secrets, key)` still opens them in SQL. Statements carry only the
+ * ciphertext: a key or plaintext in a bind parameter would reach the server log under log_statement=all and
+ * its siblings (issue 9 item 6).
  *
- * Every query here that carries the key or plaintext goes through `guard`, because postgres.js attaches the
- * query's parameters to its errors (`err.parameters`, `err.args`; enumerable under `debug`) and they are not
- * configurable, so they cannot be stripped: we rethrow a fresh error that never had them.
+ * Queries that carry ciphertext still go through `guard`, because postgres.js attaches the query's parameters
+ * to its errors (`err.parameters`, `err.args`; enumerable under `debug`) and they are not configurable, so
+ * they cannot be stripped: we rethrow a fresh error that never had them.
  */
 
 /** A database error with the parameters of the failed query left behind. */
@@ -50,17 +53,7 @@ export function scrubDbError(err: unknown): Error {
   return new DbError(str(e.message) ?? 'database error', fields);
 }
 
-/**
- * True for pgcrypto's decrypt failures: "Wrong key or corrupt data" and its siblings ("Corrupt data", "Not text
- * data"), all raised as SQLSTATE 39000 (external_routine_invocation_exception).
- */
-export function isDecryptFailure(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as PgErrorLike;
-  return e.code === '39000' || /wrong key or corrupt data/i.test(str(e.message) ?? '');
-}
-
-/** Runs a query that carries the key or plaintext secrets; its errors come out scrubbed. */
+/** Runs a query that carries secrets (ciphertext); its errors come out scrubbed of its parameters. */
 export async function guard<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
@@ -89,19 +82,46 @@ export function validateSecrets(secrets: unknown): ProviderSecrets {
   return secrets as ProviderSecrets;
 }
 
-/** SQL fragment that encrypts `secrets` with `key`, both bind parameters. */
+/** SQL fragment with the ciphertext of `secrets` under `key` (encrypted here: the key stays in Node). */
 export function encryptedSecrets(
   db: Db,
   secrets: ProviderSecrets,
   key: string,
 ): postgres.PendingQuery<postgres.Row[]> {
-  const json = JSON.stringify(validateSecrets(secrets));
-  return db`pgp_sym_encrypt(${json}::text, ${requireKey(key, 'encrypt provider secrets')}::text)`;
+  return db`${encryptSecrets(secrets, key)}::bytea`;
 }
 
-/** SQL fragment decrypting the `secrets` column with `key` to text (NULL stays NULL). */
-export function decryptedSecrets(db: Db, key: string): postgres.PendingQuery<postgres.Row[]> {
-  return db`pgp_sym_decrypt(secrets, ${requireKey(key, 'decrypt provider secrets')}::text)`;
+/** The pgp_sym_encrypt-compatible ciphertext of `secrets` under `key`. */
+export function encryptSecrets(secrets: ProviderSecrets, key: string): Buffer {
+  const json = JSON.stringify(validateSecrets(secrets));
+  return pgpSymEncrypt(json, requireKey(key, 'encrypt provider secrets'));
+}
+
+/** True when `key` opens `ciphertext` to a JSON object of strings; false for a wrong key or corrupt data. */
+export function opensWithKey(ciphertext: Buffer, key: string): boolean {
+  try {
+    validateSecrets(JSON.parse(pgpSymDecrypt(ciphertext, key)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Decrypts a row's `secrets` column (null stays null); SecretKeyError naming the row otherwise. */
+export function decryptSecrets(
+  ciphertext: Buffer | null,
+  key: string,
+  row: ProviderIdentity,
+): ProviderSecrets | null {
+  if (ciphertext === null) return null;
+  if (key.length === 0) throw missingKeyError(row);
+  let text: string;
+  try {
+    text = pgpSymDecrypt(ciphertext, key);
+  } catch (err) {
+    throw wrongKeyError(row, err);
+  }
+  return parseSecrets(text, row);
 }
 
 /** Identifies a provider row in an error message (never its config, never the key). */
@@ -120,11 +140,12 @@ export function missingKeyError(row: ProviderIdentity): SecretKeyError {
   );
 }
 
-/** The SecretKeyError for a row that could not be decrypted. */
-export function wrongKeyError(row: ProviderIdentity): SecretKeyError {
+/** The SecretKeyError for a row that could not be decrypted (`cause`: openpgp's own, never the key). */
+export function wrongKeyError(row: ProviderIdentity, cause?: unknown): SecretKeyError {
+  const why = cause instanceof SecretKeyError ? cause.message.replace(/^cannot decrypt: /, '') : '';
   return new SecretKeyError(
     `cannot decrypt the secrets of provider ${row.provider_uuid} (${row.provider_type} "${row.provider_name}"): ` +
-      'wrong key or corrupt data',
+      (why === '' ? 'wrong key or corrupt data' : why),
     row.provider_uuid,
   );
 }
@@ -150,7 +171,7 @@ function throwCorrupt(row: ProviderIdentity): never {
 /**
  * Re-encrypts the secrets of every provider row from `oldKey` to `newKey` in one transaction, and returns how
  * many rows it re-encrypted. If any row does not decrypt with `oldKey`, nothing changes and the SecretKeyError
- * names that row.
+ * names that row. Decryption and encryption happen here: the statements carry only ciphertext.
  *
  * This is the one function in the store that is not scoped to a domain, on purpose: the key belongs to the
  * operator's installation, not to a tenant, and every tenant's rows are encrypted with it, so a rotation that
@@ -161,42 +182,23 @@ function throwCorrupt(row: ProviderIdentity): never {
 export async function rotateKey(sql: Db, oldKey: string, newKey: string): Promise<number> {
   const from = requireKey(oldKey, 'rotate the key (old key)');
   const to = requireKey(newKey, 'rotate the key (new key)');
-  try {
-    return await inTransaction(sql, async (tx) => {
-      const res = await tx`
-        UPDATE v_voice_ai_providers
-        SET secrets = pgp_sym_encrypt(pgp_sym_decrypt(secrets, ${from}::text), ${to}::text), updated_at = now()
-        WHERE secrets IS NOT NULL`;
-      return res.count;
-    });
-  } catch (err) {
-    if (!isDecryptFailure(err)) throw scrubDbError(err);
-    throw (
-      (await findUndecryptable(sql, from)) ?? new SecretKeyError('cannot decrypt provider secrets: wrong key')
-    );
-  }
-}
-
-/** After a failed rotation (rolled back), finds the first row the old key does not open, to name it. */
-async function findUndecryptable(sql: Db, key: string): Promise<SecretKeyError | undefined> {
-  const rows = await guard(
-    () => sql<ProviderIdentity[]>`
-      SELECT provider_uuid, provider_name, provider_type FROM v_voice_ai_providers
-      WHERE secrets IS NOT NULL ORDER BY domain_uuid, provider_uuid`,
+  return guard(() =>
+    inTransaction(sql, async (tx) => {
+      // FOR UPDATE: a provider written meanwhile waits for us instead of being overwritten with stale bytes.
+      const rows = await tx<(ProviderIdentity & { domain_uuid: string; secrets: Buffer })[]>`
+        SELECT provider_uuid, domain_uuid, provider_name, provider_type, secrets FROM v_voice_ai_providers
+        WHERE secrets IS NOT NULL ORDER BY domain_uuid, provider_uuid FOR UPDATE`;
+      // Every row is opened before any is written, so a row the old key does not open changes nothing.
+      const next = rows.map((row) => {
+        const secrets = decryptSecrets(row.secrets, from, row) ?? {};
+        return { row, bytes: pgpSymEncrypt(JSON.stringify(secrets), to) };
+      });
+      for (const { row, bytes } of next) {
+        await tx`
+          UPDATE v_voice_ai_providers SET secrets = ${bytes}::bytea, updated_at = now()
+          WHERE domain_uuid = ${row.domain_uuid} AND provider_uuid = ${row.provider_uuid}`;
+      }
+      return next.length;
+    }),
   );
-  for (const row of rows) {
-    try {
-      // Its own (sub)transaction, so a failure here cannot poison a caller's transaction.
-      await inTransaction(
-        sql,
-        (tx) => tx`
-        SELECT pgp_sym_decrypt(secrets, ${key}::text) FROM v_voice_ai_providers
-        WHERE provider_uuid = ${row.provider_uuid}`,
-      );
-    } catch (err) {
-      if (isDecryptFailure(err)) return wrongKeyError(row);
-      throw scrubDbError(err);
-    }
-  }
-  return undefined;
 }

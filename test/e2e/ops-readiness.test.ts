@@ -1,16 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeFreeSwitch, type FakeFreeSwitch } from '../fakes/fake-freeswitch/index.js';
+import { dropScratch, migratedScratch, type Sql } from '../helpers/db.js';
 import { startHarness, type Harness } from './call-harness.js';
 import { httpGet, parseMetrics, pollUntil, samples } from './ops-daemon.js';
 
 let h: Harness;
 let restarted: FakeFreeSwitch | undefined;
+let scratch: { url: string; sql: Sql };
 beforeAll(async () => {
-  h = await startHarness();
+  // A database of its own: the shared one holds other tests' secrets under other keys, which the
+  // encryption_key check would (rightly) report.
+  scratch = await migratedScratch('ops_readiness');
+  h = await startHarness({ databaseUrl: scratch.url });
 });
 afterAll(async () => {
   await h.close();
   await restarted?.stop();
+  await dropScratch(scratch.url, scratch.sql);
 });
 
 interface Readiness {
@@ -47,6 +53,7 @@ describe('/readyz follows the inbound ESL connection', () => {
         { name: 'esl', ok: true },
         { name: 'database', ok: true },
         { name: 'draining', ok: true },
+        { name: 'encryption_key', ok: true, detail: 'no provider secrets stored' },
       ]),
     );
     expect(await eslConnected()).toBe(1);

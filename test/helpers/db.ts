@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
+import { ensureFusionPbxStandIn } from '../../src/store/fusionpbx-standin.js';
+import { migrate } from '../../src/store/migrations.js';
 
 export type Sql = postgres.Sql;
 
@@ -37,4 +39,28 @@ export async function createScratchDatabase(prefix: string): Promise<string> {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/**
+ * A new database with FusionPBX's stand-in and our migrations; `before` runs first (to create a table in
+ * another shape than the stand-in's). Drop it with dropScratch.
+ */
+export async function migratedScratch(prefix: string, before?: (sql: Sql) => Promise<unknown>) {
+  const url = await createScratchDatabase(prefix);
+  const sql = postgres(url, { max: 2, onnotice: () => undefined });
+  if (before !== undefined) await before(sql);
+  await ensureFusionPbxStandIn(sql);
+  await migrate(sql);
+  return { url, sql };
+}
+
+export async function dropScratch(url: string, sql: Sql): Promise<void> {
+  await sql.end({ timeout: 5 });
+  const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.slice(1));
+    await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
 }

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_API_KEY } from '../fakes/openai-rows.js';
 import { startFakeOpenAi, type FakeOpenAi } from '../fakes/openai-server.js';
-import { createDomain, testSql } from '../helpers/db.js';
-import { addProviderViaCli, cliEnv, deadPort, runCli } from './cli-support.js';
+import { createDomain, dropScratch, migratedScratch, testSql, type Sql } from '../helpers/db.js';
+import { addProviderViaCli, CLI_KEY, cliEnv, deadPort, runCli } from './cli-support.js';
 
 /** Just enough of FreeSWITCH's event socket: auth/request, then `auth <password>` → +OK accepted or -ERR. */
 async function startFakeEsl(password: string): Promise<{ port: number; server: Server }> {
@@ -83,6 +83,7 @@ describe('voice-ai doctor', () => {
       'ok   database',
       'ok   pgcrypto',
       'ok   migrations',
+      'ok   encryption key',
       'ok   esl',
       'ok   audio dir',
       'ok   spool dir',
@@ -99,7 +100,11 @@ describe('voice-ai doctor', () => {
 
   it('FAIL and exit 1 when ESL is down, with the reason on its line', async () => {
     const port = await deadPort();
-    const r = await runCli(['doctor', '--no-providers'], env({ VOICE_AI_ESL_PORT: String(port) }));
+    const d = await createDomain(sql);
+    const r = await runCli(
+      ['doctor', '--no-providers', '--domain', d.domain_name],
+      env({ VOICE_AI_ESL_PORT: String(port) }),
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`^FAIL esl: 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`, 'm'));
     expect(r.stdout).toMatch(/^ok {3}database/m);
@@ -108,7 +113,11 @@ describe('voice-ai doctor', () => {
   });
 
   it('FAIL when the ESL password is refused', async () => {
-    const r = await runCli(['doctor', '--no-providers'], env({ VOICE_AI_ESL_PASSWORD: 'wrong' }));
+    const d = await createDomain(sql);
+    const r = await runCli(
+      ['doctor', '--no-providers', '--domain', d.domain_name],
+      env({ VOICE_AI_ESL_PASSWORD: 'wrong' }),
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL esl: .*password refused \(-ERR invalid\)/m);
   });
@@ -140,6 +149,7 @@ describe('voice-ai doctor', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL database: .*ECONNREFUSED/m);
     expect(r.stdout).toMatch(/^skip pgcrypto: no database/m);
+    expect(r.stdout).toMatch(/^skip encryption key: no database/m);
     expect(r.stdout).toMatch(/^ok {3}esl/m);
     expect(r.stdout).toMatch(/^skip providers: no database/m);
     expect(r.stdout + r.stderr).not.toContain('secret-pw');
@@ -149,5 +159,53 @@ describe('voice-ai doctor', () => {
     const r = await runCli(['doctor', '--no-providers'], env({ DATABASE_URL: undefined }));
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL database: DATABASE_URL is not set/m);
+  });
+});
+
+describe('voice-ai doctor: the encryption key opens the stored secrets (issue 9 item 4)', () => {
+  // A database of its own: a check over every domain would see the shared one's rows under other keys.
+  let scratch: { url: string; sql: Sql };
+  beforeAll(async () => {
+    scratch = await migratedScratch('doctor_key');
+  });
+  afterAll(async () => {
+    await dropScratch(scratch.url, scratch.sql);
+  });
+  const doctor = (key: string) =>
+    runCli(['doctor', '--no-providers'], env({ DATABASE_URL: scratch.url, VOICE_AI_ENCRYPTION_KEY: key }));
+  const wrongKey = 'another-key-that-is-long-enough-51c0';
+
+  it('no secrets at all: ok with any key', async () => {
+    const r = await doctor(wrongKey);
+    expect(r.stdout).toMatch(/^ok {3}encryption key: no provider secrets stored$/m);
+    expect(r.code).toBe(0);
+  });
+
+  it('secrets under key A: ok with A; FAIL naming the domain with B, exit 1, the key never printed', async () => {
+    const d = await createDomain(scratch.sql);
+    const scratchEnv = env({ DATABASE_URL: scratch.url });
+    await addProviderViaCli(
+      d.domain_name,
+      { type: 'llm', name: 'openai', config: { model: 'm' }, secret: 'api_key=sk-doctor-key' },
+      scratchEnv,
+    );
+    const good = await doctor(CLI_KEY);
+    expect(good.stdout).toMatch(
+      /^ok {3}encryption key: the key decrypts the provider secrets of all 1 domain\(s\)$/m,
+    );
+    expect(good.code).toBe(0);
+
+    const bad = await doctor(wrongKey);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(
+      new RegExp(
+        `^FAIL encryption key: the encryption key does not decrypt the provider secrets of 1 of 1 ` +
+          `domain\\(s\\): ${d.domain_name.replace(/\./g, '\\.')} `,
+        'm',
+      ),
+    );
+    expect(bad.stdout.trim().split('\n').at(-1)).toBe('1 check(s) failed');
+    expect(bad.stdout + bad.stderr).not.toContain(wrongKey);
+    expect(bad.stdout + bad.stderr).not.toContain('sk-doctor-key');
   });
 });

@@ -2,13 +2,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import postgres from 'postgres';
 import { inject } from 'vitest';
 import { cli } from '../../src/cli/cli.js';
 import { freePort } from '../../src/store/embedded.js';
-import { ensureFusionPbxStandIn } from '../../src/store/fusionpbx-standin.js';
-import { migrate } from '../../src/store/migrations.js';
-import { createScratchDatabase, type Sql } from '../helpers/db.js';
 
 export const CLI_KEY = 'cli-test-key-0123456789abcdef';
 
@@ -51,29 +47,7 @@ export async function deadPort(): Promise<number> {
   return freePort();
 }
 
-/**
- * A new database with FusionPBX's stand-in and our migrations; `before` runs first (to create a table in
- * another shape than the stand-in's). Drop it with dropScratch.
- */
-export async function migratedScratch(prefix: string, before?: (sql: Sql) => Promise<unknown>) {
-  const url = await createScratchDatabase(prefix);
-  const sql = postgres(url, { max: 2, onnotice: () => undefined });
-  if (before !== undefined) await before(sql);
-  await ensureFusionPbxStandIn(sql);
-  await migrate(sql);
-  return { url, sql };
-}
-
-export async function dropScratch(url: string, sql: Sql): Promise<void> {
-  await sql.end({ timeout: 5 });
-  const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => undefined });
-  try {
-    const name = decodeURIComponent(new URL(url).pathname.slice(1));
-    await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
-}
+export { dropScratch, migratedScratch } from '../helpers/db.js';
 
 /** One `providers add` through the CLI, for tests that need a provider row as setup; its uuid. */
 export async function addProviderViaCli(

@@ -1,16 +1,5 @@
 import { InvalidInputError } from '../../core/errors.js';
-import {
-  decryptedSecrets,
-  encryptedSecrets,
-  guard,
-  isDecryptFailure,
-  missingKeyError,
-  parseSecrets,
-  requireKey,
-  scrubDbError,
-  validateSecrets,
-  wrongKeyError,
-} from '../secrets.js';
+import { decryptSecrets, encryptedSecrets, guard, requireKey, validateSecrets } from '../secrets.js';
 import { firstRow, inTransaction } from './helpers.js';
 import {
   PROVIDER_TYPES,
@@ -114,25 +103,16 @@ export function createProvidersRepo(sql: Db): ProvidersRepo {
     },
 
     async getWithSecrets(domainUuid, providerUuid, key) {
-      if (key.length === 0) {
-        const row = await findByUuid(domainUuid, providerUuid);
-        if (row?.has_secrets === true) throw missingKeyError(row);
-        return row === undefined ? undefined : { ...row, secrets: null };
-      }
-      let rows: (ProviderRow & { secrets_text: string | null })[];
-      try {
-        rows = await sql<(ProviderRow & { secrets_text: string | null })[]>`
-          SELECT ${columns(sql)}, ${decryptedSecrets(sql, key)} AS secrets_text FROM v_voice_ai_providers
-          WHERE domain_uuid = ${domainUuid} AND provider_uuid = ${providerUuid}`;
-      } catch (err) {
-        if (!isDecryptFailure(err)) throw scrubDbError(err);
-        const row = await findByUuid(domainUuid, providerUuid);
-        throw wrongKeyError(row ?? { provider_uuid: providerUuid, provider_name: '?', provider_type: '?' });
-      }
+      // The ciphertext comes back and is opened here: the key never travels to the database.
+      const rows = await guard(
+        () => sql<(ProviderRow & { secrets: Buffer | null })[]>`
+          SELECT ${columns(sql)}, secrets FROM v_voice_ai_providers
+          WHERE domain_uuid = ${domainUuid} AND provider_uuid = ${providerUuid}`,
+      );
       const row = rows[0];
       if (row === undefined) return undefined;
-      const { secrets_text, ...rest } = row;
-      return { ...rest, secrets: parseSecrets(secrets_text, row) };
+      const { secrets, ...rest } = row;
+      return { ...rest, secrets: decryptSecrets(secrets, key, row) };
     },
 
     async create(domainUuid, input, key) {
