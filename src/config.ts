@@ -36,6 +36,12 @@ export interface Config {
   readonly drainGraceSeconds: number;
   /** How old a cached secretary, provider or domain may be when served while the database is unreachable. */
   readonly directoryStaleMaxMs: number;
+  readonly calls: {
+    /** Added to each execute's expected duration (a playback's length, a record's limit) to bound its wait. */
+    readonly executeMarginMs: number;
+    /** After max_call_seconds plus this, a call that has not ended is hung up (uuid_kill if need be). */
+    readonly graceSeconds: number;
+  };
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -194,6 +200,10 @@ export function loadConfig(
     logPii: bool('VOICE_AI_LOG_PII', false),
     drainGraceSeconds: int('VOICE_AI_DRAIN_GRACE_SECONDS', 60, 0, 3600),
     directoryStaleMaxMs: int('VOICE_AI_DIRECTORY_STALE_MAX_MS', 3_600_000, 0, 7 * 86_400_000),
+    calls: {
+      executeMarginMs: int('VOICE_AI_EXECUTE_MARGIN_MS', 5000, 100, 600_000),
+      graceSeconds: int('VOICE_AI_CALL_GRACE_SECONDS', 20, 1, 3600),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

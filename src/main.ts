@@ -142,6 +142,9 @@ async function assemble(
     ...(opts.fillerAfterMs === undefined ? {} : { fillerAfterMs: opts.fillerAfterMs }),
     ...(opts.sentenceStreaming === undefined ? {} : { sentenceStreaming: opts.sentenceStreaming }),
     stopSignal: drainCtl.signal,
+    executeMarginMs: config.calls.executeMarginMs,
+    callGraceSeconds: config.calls.graceSeconds,
+    killChannel: (uuid, cause) => inbound.api(`uuid_kill ${uuid} ${cause}`, { timeoutMs: 5000 }),
     onCallStart: ({ callUuid, domainName }) => {
       active.add(callUuid);
       metrics.callStarted(domainName);

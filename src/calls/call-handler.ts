@@ -11,7 +11,11 @@ import type { ProviderByKind, ProviderRow as AdapterRow } from '../providers/typ
 import type { Directory } from '../store/directory.js';
 import type { DomainRow, SecretaryWithProviders } from '../store/repos/types.js';
 import type { QueuedRow } from '../store/rows.js';
+import { armCallDeadline, ensureChannelDown, type CallDeadline, type KillChannel } from './call-deadline.js';
 import { FsChannel } from './fs-channel.js';
+
+/** How long a session has to report our hangup before uuid_kill (at most; a shorter execute margin wins). */
+const KILL_AFTER_MS = 5000;
 
 export interface CallHandlerDeps {
   /** Every lookup of the call path: cached, and served stale while the database is away. */
@@ -35,6 +39,12 @@ export interface CallHandlerDeps {
   stopSignal?: AbortSignal;
   /** See ReplyRequest.sentenceStreaming (benchmarks only). */
   sentenceStreaming?: boolean;
+  /** Bounds every execute (expected duration + this) and the wait for a hangup to be reported; 5000 ms. */
+  executeMarginMs?: number;
+  /** A call still up max_call_seconds + this after it started is hung up from outside; 20 s. */
+  callGraceSeconds?: number;
+  /** uuid_kill over the inbound connection, for a session that does not answer our hangup. */
+  killChannel?: KillChannel;
 }
 
 /**
@@ -50,6 +60,8 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
     let domainName = cd.domainName ?? cd.context;
     let outcome: ConversationOutcome | undefined;
     let started = false;
+    let deadline: CallDeadline | undefined;
+    const marginMs = deps.executeMarginMs ?? 5000;
     try {
       const domain = await resolveDomain(deps.directory, cd, log);
       if (!domain) {
@@ -80,9 +92,17 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
       }
       const providers = await buildProviders(deps, secretary, log);
       if (!providers) return;
-      channel = new FsChannel(session, log);
+      channel = new FsChannel(session, log, { executeMarginMs: marginMs });
       deps.onCallStart?.({ callUuid: cd.uniqueId, domainName });
       started = true;
+      deadline = armCallDeadline({
+        session,
+        log,
+        kill: deps.killChannel,
+        cause: 'ALLOTTED_TIMEOUT',
+        answerMs: Math.min(marginMs, KILL_AFTER_MS),
+        ms: (secretary.max_call_seconds + (deps.callGraceSeconds ?? 20)) * 1000,
+      });
       outcome = await runConversation({
         channel,
         secretary: secretaryProfile(secretary, domainName),
@@ -106,7 +126,19 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
       if (isAbort(err)) log.info('call ended during setup');
       else log.error({ err }, 'call setup failed: failing open');
     } finally {
+      deadline?.disarm();
       channel?.dispose();
+      // The conversation hung up (unless it transferred): a session that never reports it is wedged.
+      if (outcome !== undefined && outcome.transferredTo === null) {
+        await ensureChannelDown({
+          session,
+          log,
+          kill: deps.killChannel,
+          cause: outcome.resolution === 'timeout' ? 'ALLOTTED_TIMEOUT' : 'NORMAL_CLEARING',
+          answerMs: Math.min(marginMs, KILL_AFTER_MS),
+          sendHangup: false,
+        });
+      }
       if (started) deps.onCallEnd?.({ callUuid: cd.uniqueId, domainName, outcome });
       await session.close();
     }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { OutboundSession } from '../esl/index.js';
 import type { ExecuteResult } from '../esl/index.js';
-import { CallHangupError, isAbort } from '../core/errors.js';
+import { CallHangupError, EslError, ExecuteTimeoutError, isAbort } from '../core/errors.js';
 import {
   TERMINATORS,
   type Channel,
@@ -9,22 +9,32 @@ import {
   type RecordOptions,
   type RecordResult,
 } from '../conversation/channel.js';
+import { playLengthMs } from './play-length.js';
+
+export interface FsChannelOptions {
+  /** Added to an execute's expected duration to bound its wait; 5000 ms by default. */
+  executeMarginMs?: number;
+}
 
 /**
  * The conversation's Channel over one outbound ESL session: every media operation is an event-locked
- * `execute` that resolves on its CHANNEL_EXECUTE_COMPLETE, so operations run strictly in order.
+ * `execute` that resolves on its CHANNEL_EXECUTE_COMPLETE, so operations run strictly in order. No execute
+ * waits longer than its expected duration plus a margin: a peer that never completes one once held a call
+ * far past max_call_seconds.
  */
 export class FsChannel implements Channel {
   readonly callUuid: string;
   readonly sampleRateHz: number;
   readonly #session: OutboundSession;
   readonly #log: Logger;
+  readonly #marginMs: number;
   /** DTMF digits seen since the current execute started; tells a real terminator from a stale variable. */
   #digits: string[] = [];
 
-  constructor(session: OutboundSession, log: Logger) {
+  constructor(session: OutboundSession, log: Logger, opts: FsChannelOptions = {}) {
     this.#session = session;
     this.#log = log;
+    this.#marginMs = opts.executeMarginMs ?? 5000;
     this.callUuid = session.channel.uniqueId;
     const rate = session.channel.readRateHz;
     // Only 8 kHz and 16 kHz make sense for our WAVs; anything else (48 kHz Opus) is fine at 16 kHz since
@@ -43,12 +53,12 @@ export class FsChannel implements Channel {
 
   async answer(signal: AbortSignal): Promise<void> {
     // `0` reaches the operator and `*` ends the call, during playback and recording alike.
-    await this.#exec('set', `playback_terminators=${TERMINATORS}`, signal);
-    if (this.#session.channel.answerState !== 'answered') await this.#exec('answer', '', signal);
+    await this.#exec('set', `playback_terminators=${TERMINATORS}`, signal, 0);
+    if (this.#session.channel.answerState !== 'answered') await this.#exec('answer', '', signal, 0);
   }
 
   async play(file: string, opts: { signal: AbortSignal }): Promise<PlayResult> {
-    const r = await this.#exec('playback', file, opts.signal);
+    const r = await this.#exec('playback', file, opts.signal, await playLengthMs(file));
     const terminator = this.#terminator(r);
     const status =
       r.response === 'FILE NOT FOUND'
@@ -65,7 +75,7 @@ export class FsChannel implements Channel {
 
   async record(file: string, opts: RecordOptions & { signal: AbortSignal }): Promise<RecordResult> {
     const arg = `${file} ${opts.maxSeconds} ${opts.silenceThreshold} ${opts.silenceSeconds}`;
-    const r = await this.#exec('record', arg, opts.signal);
+    const r = await this.#exec('record', arg, opts.signal, opts.maxSeconds * 1000);
     const recordMs = Number.parseInt(r.variables['record_ms'] ?? '0', 10);
     const terminator = this.#terminator(r);
     const result: RecordResult = {
@@ -77,7 +87,7 @@ export class FsChannel implements Channel {
 
   async transfer(destination: string, context: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.#exec('transfer', `${destination} XML ${context}`, signal);
+      await this.#exec('transfer', `${destination} XML ${context}`, signal, 0);
     } catch (err) {
       // The transfer takes the channel out of our socket: the session ending now is the success case.
       if (!(err instanceof CallHangupError)) throw err;
@@ -97,16 +107,26 @@ export class FsChannel implements Channel {
     this.#session.off('dtmf', this.#onDtmf);
   }
 
-  async #exec(app: string, arg: string, signal: AbortSignal): Promise<ExecuteResult> {
+  async #exec(app: string, arg: string, signal: AbortSignal, expectedMs: number): Promise<ExecuteResult> {
     this.#digits = [];
+    const timeoutMs = expectedMs + this.#marginMs;
     try {
-      return await this.#session.execute(app, arg, { signal });
+      return await this.#session.execute(app, arg, { signal, timeoutMs });
     } catch (err) {
-      // Cancelled by us (not by a hangup): stop what FreeSWITCH is still playing or recording.
-      if (isAbort(err) && !(err instanceof CallHangupError) && !this.#session.hangupSignal.aborted) {
-        await this.#session.api(`uuid_break ${this.callUuid} all`).catch(() => undefined);
+      const timedOut = err instanceof EslError && err.code === 'E_ESL_TIMEOUT';
+      // Cancelled or given up by us (not by a hangup): stop what FreeSWITCH is still playing or recording.
+      if (
+        (timedOut || isAbort(err)) &&
+        !(err instanceof CallHangupError) &&
+        !this.#session.hangupSignal.aborted
+      ) {
+        await this.#session
+          .api(`uuid_break ${this.callUuid} all`, { timeoutMs: this.#marginMs })
+          .catch(() => undefined);
       }
-      throw err;
+      if (!timedOut) throw err;
+      this.#log.warn({ app, timeoutMs }, 'execute did not complete in time: gave up on it');
+      throw new ExecuteTimeoutError(app, timeoutMs);
     }
   }
 

@@ -60,6 +60,8 @@ export interface ConversationDeps {
   stopSignal?: AbortSignal;
   /** See ReplyRequest.sentenceStreaming (benchmarks only). */
   sentenceStreaming?: boolean;
+  /** The farewell (synthesis and playback) is cut after this long, then the call is hung up. Default 15 s. */
+  farewellMaxMs?: number;
 }
 
 export interface TurnLatency {
@@ -145,7 +147,13 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     return { resolution };
   };
   const goodbye = async (sig: AbortSignal): Promise<void> => {
-    await say(sec.farewell || phrases.farewell, sig).catch(swallowUnlessHangup);
+    // A farewell that never finishes (a stuck playback, a TTS that never answers) must not keep the call.
+    const cap = AbortSignal.timeout(deps.farewellMaxMs ?? 15_000);
+    await say(sec.farewell || phrases.farewell, AbortSignal.any([sig, cap])).catch((err: unknown) => {
+      if (!cap.aborted || sig.aborted) return swallowUnlessHangup(err);
+      callLog.warn({ farewellMaxMs: deps.farewellMaxMs ?? 15_000 }, 'farewell took too long: hanging up');
+      return undefined;
+    });
     await channel.hangup('NORMAL_CLEARING');
   };
   const onDigit = async (digit: string): Promise<End> => {
@@ -298,6 +306,12 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
   }
 
   async function recover(err: unknown): Promise<End> {
+    // The time limit came first: whatever ended the call after it (our own hangup or kill, the caller during
+    // the farewell), the call ended because of the limit.
+    if (callCtl.signal.aborted && !deps.stopSignal?.aborted) {
+      callLog.info({ maxCallSeconds: sec.maxCallSeconds }, 'max call duration reached');
+      return channel.hangupSignal.aborted ? { resolution: 'timeout' } : farewellAfter('timeout');
+    }
     if (channel.hangupSignal.aborted || err instanceof CallHangupError) {
       callLog.info({ turns: turn }, 'caller hung up');
       return { resolution: 'caller_hangup' };
@@ -305,10 +319,6 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     if (deps.stopSignal?.aborted) {
       callLog.info({ turns: turn }, 'daemon draining: ending the call');
       return farewellAfter('drained');
-    }
-    if (callCtl.signal.aborted) {
-      callLog.info({ maxCallSeconds: sec.maxCallSeconds }, 'max call duration reached');
-      return farewellAfter('timeout');
     }
     if (err instanceof ProviderError) {
       callLog.error(
@@ -334,7 +344,7 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     try {
       await goodbye(channel.hangupSignal);
     } catch {
-      if (channel.hangupSignal.aborted) return { resolution: 'caller_hangup' };
+      if (channel.hangupSignal.aborted && resolution !== 'timeout') return { resolution: 'caller_hangup' };
     }
     return { resolution };
   }

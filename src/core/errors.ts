@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'E_ESL_COMMAND'
   | 'E_ESL_TIMEOUT'
   | 'E_ESL_CLOSED'
+  | 'E_EXECUTE_TIMEOUT'
   | 'E_CALL_HANGUP'
   | 'E_ABORTED'
   | 'E_TIMEOUT'
@@ -90,6 +91,20 @@ export class EslCommandError extends EslError {
   constructor(message: string, reply: string) {
     super('E_ESL_COMMAND', message);
     this.reply = reply;
+  }
+}
+
+/**
+ * A dialplan app did not complete (no CHANNEL_EXECUTE_COMPLETE) within its expected duration plus the margin;
+ * the daemon sent `uuid_break` and stopped waiting. Usually a stuck media app or a wedged switch.
+ */
+export class ExecuteTimeoutError extends EslError {
+  readonly app: string;
+  readonly timeoutMs: number;
+  constructor(app: string, timeoutMs: number) {
+    super('E_EXECUTE_TIMEOUT', `execute ${app} did not complete within ${timeoutMs} ms`);
+    this.app = app;
+    this.timeoutMs = timeoutMs;
   }
 }
 

@@ -94,6 +94,8 @@ export interface HarnessOptions {
   databaseUrl?: string;
   /** The daemon's clock; default the system's. */
   clock?: Clock;
+  /** More environment for the daemon's config (e.g. VOICE_AI_EXECUTE_MARGIN_MS). */
+  env?: Record<string, string>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -112,6 +114,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     VOICE_AI_AUDIO_DIR: audioDir,
     VOICE_AI_SPOOL_DIR: spoolDir,
     VOICE_AI_DB_POOL_MAX: '5',
+    ...opts.env,
   });
   const logs: Record<string, unknown>[] = [];
   const log: Logger = pino(

@@ -329,6 +329,9 @@ export class OutboundCall implements FakeCall, CallControl {
       this.outlet?.stall(ms);
       this.hub.timers.set(ms, () => this.socket?.resume());
     },
+    holdExecutes: (apps?: readonly string[]): void => {
+      this.engine.held = apps === undefined ? 'all' : new Set(apps);
+    },
   };
 
   // CallControl (api commands from any connection)

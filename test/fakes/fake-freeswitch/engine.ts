@@ -53,6 +53,9 @@ export class Engine {
   socketAppDone = false;
   transferredTo: string | undefined;
   transferredContext: string | undefined;
+  /** Apps that never complete while the channel is up (a wedged switch); `all` for every app. */
+  held: ReadonlySet<string> | 'all' | undefined;
+  private heldWaiters: Array<() => void> = [];
 
   constructor(private readonly d: EngineDeps) {}
 
@@ -170,12 +173,18 @@ export class Engine {
     ];
     this.fireChannel('CHANNEL_EXECUTE', appHeaders());
     ch.vars.set('current_application', app);
-    const ctl = new RunControl(app, impl.takesDtmf);
-    this.controls.add(ctl);
-    try {
-      await impl.fn(this.env(ctl), arg);
-    } finally {
-      this.controls.delete(ctl);
+    if (this.held === 'all' || this.held?.has(app) === true) {
+      // Wedged: no uuid_break gets it out, only the channel going down (it still completes after the hangup,
+      // as FreeSWITCH's apps return once the channel is hung up).
+      if (ch.up) await new Promise<void>((resolve) => this.heldWaiters.push(resolve));
+    } else {
+      const ctl = new RunControl(app, impl.takesDtmf);
+      this.controls.add(ctl);
+      try {
+        await impl.fn(this.env(ctl), arg);
+      } finally {
+        this.controls.delete(ctl);
+      }
     }
     const response = ch.vars.get('current_application_response') ?? '_none_';
     this.fireChannel('CHANNEL_EXECUTE_COMPLETE', appHeaders(response));
@@ -245,6 +254,7 @@ export class Engine {
     this.fireChannel('CHANNEL_HANGUP');
     this.d.onHangup();
     for (const c of this.controls) c.wake();
+    for (const release of this.heldWaiters.splice(0)) release();
     void this.finishHangup();
   }
 

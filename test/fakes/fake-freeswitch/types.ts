@@ -151,5 +151,12 @@ export interface FakeCall {
     dropSocket(): void;
     sendRaw(bytes: Buffer): void;
     stallReads(ms: number): void;
+    /**
+     * From now on, these apps (every app when omitted) start (CHANNEL_EXECUTE) but never complete while the
+     * channel is up; uuid_break does not free them, and since they hold the event lock, a `call-command:
+     * hangup` sent on the socket waits behind them. Only uuid_kill (or the caller hanging up) ends the call;
+     * the inbound `apiLog` records it.
+     */
+    holdExecutes(apps?: readonly string[]): void;
   };
 }
