@@ -39,6 +39,42 @@ export interface SttProvider {
   readonly info: ProviderInfo;
   /** Transcribes one whole utterance. */
   transcribe(audio: PcmAudio, opts: TranscribeOptions, signal: AbortSignal): Promise<Transcript>;
+  /**
+   * Opens a live recognition stream (vendors with a streaming API: Deepgram live and Flux). Resolves once the
+   * vendor accepted the stream; rejects with a ProviderError when it cannot be opened. Aborting `signal` closes
+   * the stream and ends its events.
+   */
+  stream?(opts: SttStreamOptions, signal: AbortSignal): Promise<SttStream>;
+}
+
+export interface SttStreamOptions extends TranscribeOptions {
+  /** Rate of the frames that will be written (8000 or 16000). */
+  sampleRateHz: number;
+  /** Trailing silence after which the vendor should end the utterance, when it endpoints itself. */
+  endpointingMs?: number;
+}
+
+/** What a live stream reports. Times are milliseconds of audio written since the stream opened. */
+export type SttEvent =
+  /** The vendor heard speech begin (Deepgram SpeechStarted, Flux StartOfTurn). */
+  | { type: 'speech_started'; atMs: number }
+  /** A provisional transcript of the utterance so far; later events replace it. */
+  | { type: 'partial'; text: string }
+  /**
+   * A stable piece of the utterance (Deepgram is_final). `endOfTurn` when the vendor says the caller finished
+   * (speech_final, UtteranceEnd, Flux EndOfTurn); `text` is then the whole turn's transcript.
+   */
+  | { type: 'final'; text: string; endOfTurn: boolean; atMs?: number };
+
+export interface SttStream {
+  /** Queues one frame of L16 samples at the stream's rate; never blocks (bounded: drops oldest past ~2 s). */
+  write(frame: Int16Array): void;
+  /** Asks the vendor to finish the current utterance now (Deepgram Finalize). */
+  finalize(): void;
+  /** Events until the stream closes; ends normally after close(), throws a ProviderError on a vendor failure. */
+  readonly events: AsyncIterable<SttEvent>;
+  /** Flushes and closes (CloseStream), waiting at most a few seconds; idempotent. */
+  close(): Promise<void>;
 }
 
 export interface ToolCall {
