@@ -12,7 +12,7 @@ import type { Directory } from '../store/directory.js';
 import type { DomainRow, SecretaryWithProviders } from '../store/repos/types.js';
 import type { QueuedRow } from '../store/rows.js';
 import { armCallDeadline, ensureChannelDown, type CallDeadline, type KillChannel } from './call-deadline.js';
-import { FsChannel } from './fs-channel.js';
+import { FilesMedia } from './files-media.js';
 
 /** How long a session has to report our hangup before uuid_kill (at most; a shorter execute margin wins). */
 const KILL_AFTER_MS = 5000;
@@ -56,7 +56,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
   return async (session) => {
     const cd = session.channel;
     let log = deps.log.child({ call: cd.uniqueId });
-    let channel: FsChannel | undefined;
+    let media: FilesMedia | undefined;
     let domainName = cd.domainName ?? cd.context;
     let outcome: ConversationOutcome | undefined;
     let started = false;
@@ -92,7 +92,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
       }
       const providers = await buildProviders(deps, secretary, log);
       if (!providers) return;
-      channel = new FsChannel(session, log, { executeMarginMs: marginMs });
+      media = new FilesMedia(session, log, deps.clock, { executeMarginMs: marginMs });
       deps.onCallStart?.({ callUuid: cd.uniqueId, domainName });
       started = true;
       deadline = armCallDeadline({
@@ -104,7 +104,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
         ms: (secretary.max_call_seconds + (deps.callGraceSeconds ?? 20)) * 1000,
       });
       outcome = await runConversation({
-        channel,
+        media,
         secretary: secretaryProfile(secretary, domainName),
         providers,
         sink: deps.sink,
@@ -127,7 +127,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
       else log.error({ err }, 'call setup failed: failing open');
     } finally {
       deadline?.disarm();
-      channel?.dispose();
+      media?.dispose();
       // The conversation hung up (unless it transferred): a session that never reports it is wedged.
       if (outcome !== undefined && outcome.transferredTo === null) {
         await ensureChannelDown({

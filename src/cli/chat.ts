@@ -1,59 +1,61 @@
-import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { TextConversation, TextReply } from '../conversation/text.js';
+import { systemClock } from '../core/clock.js';
+import { runConversation, type ConversationOutcome } from '../conversation/session.js';
+import { PromptCache } from '../conversation/speech.js';
 import { createPool } from '../store/db.js';
 import { parseFlags } from './args.js';
 import { required } from './resolve.js';
-import { openTextSession } from './text-session.js';
+import { TextMedia } from './text-media.js';
+import { openTextSession, type TextSession } from './text-session.js';
 
 export const chatHelp = `Usage: voice-ai chat --domain <name|uuid> --extension <n> [--say DIR] [-m "text" ...]
 
-Talks to a secretary in text through the same conversation engine as a call: its prompt, history, tools and
-LLM providers (STT is skipped: you type). Prints each sentence as it streams, the tool decisions and the
-latency. --say also synthesizes every sentence to a WAV file in DIR with the secretary's TTS provider.
+Talks to a secretary in text through the same conversation engine as a call: its greeting, prompt, history,
+tools, phrases and LLM providers (STT is skipped: you type). Prints each reply with its tool decisions and
+latency. A line that is just 0 or * is that DTMF key (operator, hang up). --say also synthesizes what the
+secretary says to WAV files in DIR with the secretary's TTS provider.
 -m/--message (repeatable) sends scripted lines instead of reading stdin. The conversation is stored like a call's.`;
 
-/** Prints one reply: sentences, tools, latency, audio files. */
-export function printReply(reply: TextReply, out: (s: string) => void, who = 'secretary'): void {
-  out(`${who}> ${reply.text || '(no text)'}`);
-  for (const t of reply.toolCalls) out(`  [tool] ${t.name}(${t.arguments})`);
-  if (reply.action.type !== 'none')
-    out(`  [decision] ${reply.action.type === 'transfer' ? 'transfer to the operator' : 'end the call'}`);
-  const first = reply.llmFirstTokenMs === null ? '-' : `${Math.round(reply.llmFirstTokenMs)} ms`;
-  out(
-    `  [latency] llm first token ${first}, reply ${Math.round(reply.totalMs)} ms, ${reply.sentences.length} sentence(s)`,
-  );
-  for (const a of reply.audio)
-    out(
-      `  [audio] ${a.file} (${(a.durationMs / 1000).toFixed(1)} s, first byte ${Math.round(a.firstByteMs)} ms)`,
-    );
-}
-
-/** Runs lines through the conversation until they run out or the secretary ends/transfers the call. */
+/**
+ * Runs typed or scripted lines through the conversation engine (the one calls use) on the text media, until
+ * the lines run out or the secretary ends or transfers the call.
+ */
 export async function converse(
-  conversation: TextConversation,
+  session: TextSession,
   lines: AsyncIterable<string> | Iterable<string>,
   out: (s: string) => void,
-  transferTo: string | null,
-): Promise<'completed' | 'transferred'> {
-  out(`secretary> ${conversation.greeting}`);
-  for await (const raw of lines) {
-    const line = raw.trim();
-    if (line === '') continue;
-    out(`caller> ${line}`);
-    const reply = await conversation.send(line, AbortSignal.timeout(120_000));
-    printReply(reply, out);
-    if (reply.action.type === 'transfer') {
-      conversation.end('transferred', transferTo);
-      return 'transferred';
-    }
-    if (reply.action.type === 'end_call') break;
-  }
-  conversation.end('completed');
-  return 'completed';
+  opts: { log: Logger; say?: { dir: string; rateHz: number } },
+): Promise<ConversationOutcome> {
+  const callUuid = `chat-${randomUUID()}`;
+  const media = new TextMedia({
+    callUuid,
+    clock: systemClock,
+    lines,
+    out,
+    ...(opts.say ? { say: opts.say } : {}),
+  });
+  const callDir = await mkdtemp(path.join(tmpdir(), 'voice-ai-chat-'));
+  // The engine logs every turn at info for the journal; on a console that is noise next to the transcript.
+  const log = opts.log.isLevelEnabled('debug') ? opts.log : opts.log.child({}, { level: 'warn' });
+  return runConversation({
+    media,
+    // A typed conversation waits on a person at a keyboard: the call's duration limit does not apply.
+    secretary: { ...session.profile, maxCallSeconds: Math.max(session.profile.maxCallSeconds, 86_400) },
+    providers: { llm: session.llm, ...(session.tts ? { tts: session.tts } : {}) },
+    sink: session.queue,
+    callDir,
+    prompts: new PromptCache(path.join(callDir, 'prompts'), systemClock),
+    caller: { number: null, name: 'voice-ai chat', destination: null },
+    log,
+    clock: systemClock,
+    onReply: (r) => media.report(r),
+  });
 }
 
 export async function runChat(
@@ -79,15 +81,18 @@ export async function runChat(
       log,
       domain: required(values.domain, 'domain'),
       extension,
-      ...(sayDir ? { say: { dir: sayDir, rateHz: 16000 } } : {}),
+      say: sayDir !== undefined,
     });
     out(
       `# ${session.secretary.name} (${extension}@${session.domainName}), llm ${session.llmName}${session.ttsName ? `, tts ${session.ttsName}` : ''}`,
     );
     const lines = values.message ?? createInterface({ input: process.stdin, terminal: false });
     try {
-      const result = await converse(session.conversation, lines, out, session.secretary.transfer_extension);
-      out(`# ${result}; conversation ${session.conversation.transcript.conversationUuid}`);
+      const result = await converse(session, lines, out, {
+        log,
+        ...(sayDir ? { say: { dir: sayDir, rateHz: 16000 } } : {}),
+      });
+      out(`# ${result.resolution}; conversation ${result.conversationUuid}`);
     } finally {
       await session.close({ timeoutMs: 10_000 });
     }

@@ -11,6 +11,7 @@ import { ensureFusionPbxStandIn } from '../store/fusionpbx-standin.js';
 import { migrate } from '../store/migrations.js';
 import { createRepos } from '../store/repos/index.js';
 import { parseFlags, printTable } from './args.js';
+import type { ConversationOutcome } from '../conversation/session.js';
 import { converse } from './chat.js';
 import { DEMO_DOMAIN, DEMO_EXTENSION, DEMO_SCRIPT, seedDemo } from './demo-seed.js';
 import { openTextSession } from './text-session.js';
@@ -61,18 +62,21 @@ export async function runDemo(
       log,
       domain: DEMO_DOMAIN,
       extension: DEMO_EXTENSION,
-      ...(speech ? { say: { dir: audioDir, rateHz: 8000 } } : {}),
+      say: speech,
     });
     out('== conversation (the real engine: system prompt, history, tools, sentence streaming)');
-    let outcome: string;
+    let outcome: ConversationOutcome;
     try {
-      outcome = await converse(session.conversation, DEMO_SCRIPT, out, session.secretary.transfer_extension);
+      outcome = await converse(session, DEMO_SCRIPT, out, {
+        log,
+        ...(speech ? { say: { dir: audioDir, rateHz: 8000 } } : {}),
+      });
     } finally {
       await session.close({ timeoutMs: 10_000 });
     }
-    const conversationUuid = session.conversation.transcript.conversationUuid;
+    const conversationUuid = outcome.conversationUuid;
     out(
-      `== outcome: ${outcome}${outcome === 'transferred' ? ` to extension ${session.secretary.transfer_extension ?? ''}` : ''}`,
+      `== outcome: ${outcome.resolution}${outcome.transferredTo === null ? '' : ` to extension ${outcome.transferredTo}`}`,
     );
 
     const repos = createRepos(sql);

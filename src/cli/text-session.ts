@@ -1,11 +1,15 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { systemClock } from '../core/clock.js';
 import { InvalidInputError } from '../core/errors.js';
 import { secretaryProfile } from '../conversation/profile.js';
-import { TextConversation } from '../conversation/text.js';
+import type { SecretaryProfile } from '../conversation/session.js';
 import { createProviderRegistry } from '../providers/registry.js';
-import type { ProviderByKind, ProviderRow as AdapterRow } from '../providers/types.js';
+import type {
+  LlmProvider,
+  ProviderByKind,
+  ProviderRow as AdapterRow,
+  TtsProvider,
+} from '../providers/types.js';
 import type { Sql } from '../store/db.js';
 import { createRepos } from '../store/repos/index.js';
 import type { SecretaryWithProviders } from '../store/repos/types.js';
@@ -14,8 +18,11 @@ import type { WriteQueue } from '../store/write-queue.js';
 import { resolveDomain } from './resolve.js';
 
 export interface TextSession {
-  conversation: TextConversation;
   secretary: SecretaryWithProviders;
+  profile: SecretaryProfile;
+  llm: LlmProvider;
+  /** Only with `say`. */
+  tts: TtsProvider | undefined;
   domainName: string;
   queue: WriteQueue;
   llmName: string;
@@ -25,7 +32,7 @@ export interface TextSession {
 }
 
 /**
- * Opens a text conversation with the secretary on (domain, extension): the same providers (the secretary's
+ * Prepares a text conversation with the secretary on (domain, extension): the same providers (the secretary's
  * own first, then the domain's others as fallbacks), prompt and tools as a call, rows written through a
  * write queue the caller must close (TextSession.close). Several sessions may run at once on one
  * `config.spoolDir`: each process spools in a directory of its own under it, and replays what dead ones left.
@@ -36,7 +43,8 @@ export async function openTextSession(opts: {
   log: Logger;
   domain: string;
   extension: string;
-  say?: { dir: string; rateHz: number };
+  /** Also build the secretary's TTS (the console's --say). */
+  say?: boolean;
 }): Promise<TextSession> {
   const repos = createRepos(opts.sql);
   const domain = await resolveDomain(repos, opts.domain);
@@ -70,16 +78,11 @@ export async function openTextSession(opts: {
     baseDir: opts.config.spoolDir,
     log: opts.log.child({ component: 'write-queue' }),
   });
-  const conversation = new TextConversation({
-    secretary: secretaryProfile(secretary, domain.domain_name),
-    llm,
-    sink: claimed.queue,
-    clock: systemClock,
-    ...(tts && opts.say ? { tts: { provider: tts, dir: opts.say.dir, rateHz: opts.say.rateHz } } : {}),
-  });
   return {
-    conversation,
     secretary,
+    profile: secretaryProfile(secretary, domain.domain_name),
+    llm,
+    tts,
     domainName: domain.domain_name,
     queue: claimed.queue,
     llmName: llm.info.vendor,

@@ -5,15 +5,16 @@ import { AsyncQueue } from '../core/async-queue.js';
 import type { Clock } from '../core/clock.js';
 import { AbortedError, isAbort } from '../core/errors.js';
 import type { ChatMessage, LlmProvider, ToolSpec, TtsProvider } from '../providers/types.js';
-import type { Channel } from './channel.js';
+import type { Media } from './media.js';
 import { streamLlmSentences } from './llm-turn.js';
 import { toSpeakable } from './sentence-chunker.js';
 import { synthesizeToFile, type SynthesisResult } from './speech.js';
 
 export interface ReplyRequest {
   llm: LlmProvider;
-  tts: TtsProvider;
-  channel: Channel;
+  /** Absent when the media does not speak: sentences are then played as text. */
+  tts?: TtsProvider;
+  media: Media;
   system: string;
   history: readonly ChatMessage[];
   tools: ToolSpec[];
@@ -22,11 +23,12 @@ export interface ReplyRequest {
   /** Where this turn's sentence files go (the call's own directory). */
   dir: string;
   turn: number;
-  /** When the caller's recording ended: turn_ms counts from here to the first reply sentence playing. */
-  recordEndedAt: number;
-  /** Plays "one moment" if nothing has started playing this long after the recording ended. */
+  /** The caller's end of speech (monotonic ms): turn_ms counts from here to the first reply sentence playing. */
+  speechEndedAt: number;
+  /** Plays "one moment" if nothing has started playing this long after the caller's end of speech. */
   fillerAfterMs: number;
-  filler: () => Promise<string>;
+  /** The filler phrase and its file; without it there is no filler. */
+  filler?: { text: string; file: () => Promise<string> };
   signal: AbortSignal;
   clock: Clock;
   log: Logger;
@@ -49,6 +51,8 @@ export interface Reply {
   spokenText: string;
   fullText: string;
   toolCalls: { id: string; name: string; arguments: string }[];
+  /** Sentences of the reply that were played. */
+  sentences: number;
   terminator?: string;
   llmFirstTokenMs: number | null;
   ttsFirstByteMs: number | null;
@@ -64,11 +68,12 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
   const turnCtl = new AbortController();
   const signal = AbortSignal.any([req.signal, turnCtl.signal]);
   const sentences = new AsyncQueue<string>();
-  const files = new AsyncQueue<{ file: string; text: string }>();
+  const files = new AsyncQueue<{ file?: string; text: string }>();
   const reply: Reply = {
     spokenText: '',
     fullText: '',
     toolCalls: [],
+    sentences: 0,
     llmFirstTokenMs: null,
     ttsFirstByteMs: null,
     turnMs: null,
@@ -95,7 +100,8 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
       clock: req.clock,
       onSentence: (text) => sentences.push(text),
       onProbableFirstSentence: (text) => {
-        speculative = synthesize(text, 0);
+        if (req.tts === undefined) return;
+        speculative = synthesize(req.tts, text, 0);
         speculative.result.catch(() => undefined);
       },
       ...(req.sentenceStreaming === undefined ? {} : { sentenceStreaming: req.sentenceStreaming }),
@@ -107,12 +113,12 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
   };
 
   /** Synthesizes one sentence into this turn's `index`-th file; cancellable on its own (a wrong guess). */
-  const synthesize = (text: string, index: number, suffix = ''): Speculation => {
+  const synthesize = (tts: TtsProvider, text: string, index: number, suffix = ''): Speculation => {
     const ctl = new AbortController();
     const file = path.join(req.dir, `turn-${req.turn}-${index}${suffix}.wav`);
-    const result = synthesizeToFile(req.tts, toSpeakable(text), {
+    const result = synthesizeToFile(tts, toSpeakable(text), {
       file,
-      rateHz: req.channel.sampleRateHz,
+      rateHz: req.media.sampleRateHz,
       language: req.language,
       signal: AbortSignal.any([signal, ctl.signal]),
       clock: req.clock,
@@ -129,12 +135,16 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
     let i = 0;
     for await (const text of sentences) {
       if (toSpeakable(text).trim() === '') continue;
+      if (req.tts === undefined) {
+        files.push({ text });
+        continue;
+      }
       let job: Speculation;
       if (i === 0 && speculative?.text === text) {
         job = speculative;
       } else {
         if (i === 0 && speculative) speculative.cancel();
-        job = synthesize(text, i, i === 0 && speculative ? 'r' : '');
+        job = synthesize(req.tts, text, i, i === 0 && speculative ? 'r' : '');
       }
       i++;
       const r = await job.result;
@@ -148,7 +158,7 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
   const playStage = async (): Promise<void> => {
     let next = files.next();
     // Dead air guard: if the first sentence is slow (slow STT/LLM/TTS), say "one moment" instead of silence.
-    const waitMs = req.fillerAfterMs - (req.clock.monotonicMs() - req.recordEndedAt);
+    const waitMs = req.fillerAfterMs - (req.clock.monotonicMs() - req.speechEndedAt);
     const timer = new AbortController();
     const first = await Promise.race([
       next.then(() => 'ready' as const),
@@ -157,15 +167,15 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
         () => 'ready' as const,
       ),
     ]).finally(() => timer.abort());
-    if (first === 'slow') {
-      const filler = await req.filler().catch((err: unknown) => {
+    if (first === 'slow' && req.filler !== undefined) {
+      const filler = await req.filler.file().catch((err: unknown) => {
         if (!isAbort(err)) req.log.warn({ err }, 'filler prompt unavailable');
         return undefined;
       });
       if (filler !== undefined) {
-        const r = await req.channel.play(filler, { signal });
-        if (r.terminator !== undefined) {
-          reply.terminator = r.terminator;
+        const r = await req.media.play({ text: req.filler.text, file: filler, phrase: true }, signal);
+        if (r.digit !== undefined) {
+          reply.terminator = r.digit;
           turnCtl.abort(new AbortedError('terminator'));
           return;
         }
@@ -175,11 +185,12 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
       const item = await next;
       if (item.done) return;
       if (reply.turnMs === null)
-        reply.turnMs = Math.max(0, Math.round(req.clock.monotonicMs() - req.recordEndedAt));
-      const r = await req.channel.play(item.value.file, { signal });
-      spoken.push(item.value.text);
-      if (r.terminator !== undefined) {
-        reply.terminator = r.terminator;
+        reply.turnMs = Math.max(0, Math.round(req.clock.monotonicMs() - req.speechEndedAt));
+      const { file, text } = item.value;
+      const r = await req.media.play(file === undefined ? { text } : { text, file }, signal);
+      spoken.push(text);
+      if (r.digit !== undefined) {
+        reply.terminator = r.digit;
         turnCtl.abort(new AbortedError('terminator'));
         return;
       }
@@ -195,6 +206,7 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
     ),
   );
   reply.spokenText = spoken.join(' ');
+  reply.sentences = spoken.length;
   if (req.signal.aborted)
     throw req.signal.reason instanceof Error ? req.signal.reason : new AbortedError('call ended');
   if (failure !== undefined && reply.terminator === undefined) throw failure;

@@ -1,18 +1,16 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { hasSpeech, scaledSilenceThreshold } from '../audio/energy.js';
-import { parseWav } from '../audio/wav.js';
 import type { Clock } from '../core/clock.js';
 import { CallHangupError, isAbort, ProviderError } from '../core/errors.js';
-import type { ChatMessage, LlmProvider, SttProvider, TtsProvider } from '../providers/types.js';
+import type { ChatMessage, LlmProvider, SttProvider, ToolCall, TtsProvider } from '../providers/types.js';
 import { servedBy } from '../providers/wrap/fallback.js';
 import type { ConversationResolution, MessageRole, QueuedRow } from '../store/rows.js';
-import type { Channel } from './channel.js';
+import type { Heard, Media, MediaKind } from './media.js';
 import { buildSystemPrompt, phrasesFor, type Phrases } from './prompts.js';
 import { streamReply, type Reply } from './reply.js';
 import type { PromptCache } from './speech.js';
-import { actionFor, conversationTools } from './tools.js';
+import { actionFor, conversationTools, type ToolAction } from './tools.js';
 import { Transcript, type MessageLatency } from './transcript.js';
 
 /** The secretary as the conversation needs it (mapped from a v_voice_secretaries row by calls/). */
@@ -42,9 +40,10 @@ export interface SecretaryProfile {
 export type Resolution = ConversationResolution;
 
 export interface ConversationDeps {
-  channel: Channel;
+  media: Media;
   secretary: SecretaryProfile;
-  providers: { stt: SttProvider; llm: LlmProvider; tts: TtsProvider };
+  /** `tts` may be absent only when the media does not speak; `stt` only when it hears text. */
+  providers: { stt?: SttProvider; llm: LlmProvider; tts?: TtsProvider };
   sink: { enqueue(item: QueuedRow): unknown };
   /** This call's own directory for audio; deleted when the conversation ends. */
   callDir: string;
@@ -62,6 +61,21 @@ export interface ConversationDeps {
   sentenceStreaming?: boolean;
   /** The farewell (synthesis and playback) is cut after this long, then the call is hung up. Default 15 s. */
   farewellMaxMs?: number;
+  /** Told of each reply once it was spoken (the text console prints it). */
+  onReply?: (r: ReplyReport) => void;
+}
+
+export interface ReplyReport {
+  turn: number;
+  /** What the caller heard of it. */
+  text: string;
+  sentences: number;
+  toolCalls: readonly ToolCall[];
+  action: ToolAction;
+  llmFirstTokenMs: number | null;
+  ttsFirstByteMs: number | null;
+  /** From the caller's end of speech to the end of the reply. */
+  totalMs: number;
 }
 
 export interface TurnLatency {
@@ -77,33 +91,51 @@ export interface ConversationOutcome {
   resolution: Resolution;
   transferredTo: string | null;
   turns: number;
+  media: MediaKind;
 }
 
-type End = { resolution: Resolution; transferredTo?: string };
+type End = { type: 'end'; resolution: Resolution; transferredTo?: string };
 
 /**
- * Runs one turn-based conversation on a channel until it ends, writing every row through the sink.
+ * A call is a loop of small tasks (jambonz's call session): each runs, then names the next one or the end.
+ * A digit, a tool, the caller's silence or a failure picks the next task instead of threading flags through
+ * one long function.
+ */
+type Task =
+  | { type: 'greet' }
+  | { type: 'listen' }
+  | { type: 'heard'; heard: Heard }
+  | { type: 'reply'; text: string; speechEndedAt: number; sttMs: number | null }
+  | { type: 'silence'; listenedMs: number }
+  | { type: 'digit'; digit: string }
+  | { type: 'transfer'; resolution: Resolution }
+  | { type: 'farewell'; resolution: Resolution };
+
+/**
+ * Runs one conversation on a media backend until it ends, writing every row through the sink.
  * Never throws: every ending (hangup, provider failure, limits) becomes a resolution.
  */
 export async function runConversation(deps: ConversationDeps): Promise<ConversationOutcome> {
-  const { channel, secretary: sec, providers, sink, clock, log } = deps;
+  const { media, secretary: sec, providers, sink, clock, log } = deps;
   const phrases = phrasesFor(sec.language);
   const callCtl = new AbortController();
   const maxTimer = setTimeout(() => callCtl.abort(new Error('max call duration')), sec.maxCallSeconds * 1000);
   const signal = AbortSignal.any([
-    channel.hangupSignal,
+    media.hangupSignal,
     callCtl.signal,
     ...(deps.stopSignal ? [deps.stopSignal] : []),
   ]);
+  const tts = media.speaks ? providers.tts : undefined;
+  if (media.speaks && tts === undefined) throw new Error('a media that speaks needs a TTS provider');
   const transcript = new Transcript(sink, clock, {
     domainUuid: sec.domainUuid,
     secretaryUuid: sec.secretaryUuid,
-    callUuid: channel.callUuid,
+    callUuid: media.callUuid,
     caller: deps.caller,
-    processingMode: sec.processingMode,
+    // What the call really runs: until the full-duplex engine lands, every call is turn based.
+    processingMode: 'turn_based',
   });
   const conversationUuid = transcript.conversationUuid;
-  const startedAt = transcript.startedAt;
   const history: ChatMessage[] = [];
   const canTransfer = sec.transferExtension !== undefined;
   const tools = conversationTools(canTransfer);
@@ -112,39 +144,31 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     systemPrompt: sec.systemPrompt,
     language: sec.language,
     canTransfer,
-    now: startedAt,
+    now: transcript.startedAt,
     timezone: sec.timezone,
   });
+  const callLog = log.child({ conversation: conversationUuid });
   let turn = 0;
+  let silentTurns = 0;
+  let silentMs = 0;
+  let filler: Promise<string> | undefined;
 
   const message = (role: MessageRole, content: string, extra: MessageLatency = {}): void =>
     transcript.message(turn, role, content, extra);
 
   const phraseOpts = {
-    rateHz: channel.sampleRateHz,
+    rateHz: media.sampleRateHz,
     language: sec.language,
     ...(sec.voice ? { voice: sec.voice } : {}),
   };
   /** Says a fixed phrase (cached on disk); resolves with the terminator digit, if the caller pressed one. */
   const say = async (text: string, sig: AbortSignal): Promise<string | undefined> => {
-    const file = await deps.prompts.get(providers.tts, text, { ...phraseOpts, signal: sig });
-    const r = await channel.play(file, { signal: sig });
-    return r.terminator;
-  };
-
-  /** Hands the caller to the operator, or says there is none and says goodbye. */
-  const transferOrGoodbye = async (resolution: Resolution, sig: AbortSignal): Promise<End> => {
-    if (sec.transferExtension !== undefined) {
-      await say(phrases.transferring, sig).catch(swallowUnlessHangup);
-      await channel.transfer(sec.transferExtension, sec.domainName, sig);
-      return {
-        resolution: resolution === 'error' || resolution === 'max_turns' ? resolution : 'transferred',
-        transferredTo: sec.transferExtension,
-      };
-    }
-    await say(phrases.noOperator, sig).catch(swallowUnlessHangup);
-    await goodbye(sig);
-    return { resolution };
+    const file = tts ? await deps.prompts.get(tts, text, { ...phraseOpts, signal: sig }) : undefined;
+    const r = await media.play(
+      file === undefined ? { text, phrase: true } : { text, file, phrase: true },
+      sig,
+    );
+    return r.digit;
   };
   const goodbye = async (sig: AbortSignal): Promise<void> => {
     // A farewell that never finishes (a stuck playback, a TTS that never answers) must not keep the call.
@@ -154,85 +178,104 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
       callLog.warn({ farewellMaxMs: deps.farewellMaxMs ?? 15_000 }, 'farewell took too long: hanging up');
       return undefined;
     });
-    await channel.hangup('NORMAL_CLEARING');
+    await media.hangup('NORMAL_CLEARING');
   };
-  const onDigit = async (digit: string): Promise<End> => {
-    if (digit === '0') return transferOrGoodbye('transferred', signal);
-    await goodbye(signal);
-    return { resolution: 'completed' };
-  };
+  const afterPhrase = (digit: string | undefined, next: Task): Task =>
+    digit === undefined ? next : { type: 'digit', digit };
 
-  const callLog = log.child({ conversation: conversationUuid });
-
-  const converse = async (): Promise<End> => {
-    await mkdir(deps.callDir, { recursive: true });
-    await channel.answer(signal);
-    const greeting = sec.greeting || phrases.greeting;
-    message('assistant', greeting, { tts_provider: providers.tts.info.vendor });
-    // Warm the filler phrase while the greeting plays, so a slow first turn can use it at once.
-    const filler = deps.prompts.get(providers.tts, phrases.oneMoment, { ...phraseOpts, signal });
-    filler.catch(() => undefined);
-    const greetDigit = await say(greeting, signal);
-    if (greetDigit !== undefined) return onDigit(greetDigit);
-
-    let silentTurns = 0;
-    let silentMs = 0;
-    /**
-     * One more silent turn (`recordMs` of silence): the farewell after max_silent_turns or idle_timeout_seconds
-     * of silence, else "are you still there?".
-     */
-    const silence = async (recordMs: number): Promise<End | undefined> => {
-      silentTurns++;
-      silentMs += recordMs;
-      if (silentTurns >= sec.maxSilentTurns || silentMs >= sec.idleTimeoutSeconds * 1000) {
-        await goodbye(signal);
-        return { resolution: 'silence' };
+  const tasks: {
+    [K in Task['type']]: (t: Extract<Task, { type: K }>, sig: AbortSignal) => Promise<Task | End>;
+  } = {
+    async greet(_t, sig) {
+      await mkdir(deps.callDir, { recursive: true });
+      await media.answer(sig);
+      const greeting = sec.greeting || phrases.greeting;
+      message('assistant', greeting, tts ? { tts_provider: tts.info.vendor } : {});
+      // Warm the filler phrase while the greeting plays, so a slow first turn can use it at once.
+      if (tts) {
+        filler = deps.prompts.get(tts, phrases.oneMoment, { ...phraseOpts, signal: sig });
+        filler.catch(() => undefined);
       }
-      const d = await say(phrases.stillThere, signal);
-      return d === undefined ? undefined : onDigit(d);
-    };
-    for (;;) {
+      return afterPhrase(await say(greeting, sig), { type: 'listen' });
+    },
+
+    async listen(_t, sig) {
       if (turn >= sec.maxTurns) {
         callLog.info({ turns: turn }, 'max turns reached');
-        return transferOrGoodbye('max_turns', signal);
+        return { type: 'transfer', resolution: 'max_turns' };
       }
-      const file = path.join(deps.callDir, `caller-${turn + 1}-${silentTurns}.wav`);
-      const rec = await channel.record(file, {
-        signal,
-        maxSeconds: sec.recordMaxSeconds,
-        silenceThreshold: scaledSilenceThreshold(sec.silenceThreshold, channel.sampleRateHz),
-        silenceSeconds: sec.silenceSeconds,
-      });
-      const recordEndedAt = clock.monotonicMs();
-      if (rec.terminator !== undefined) return onDigit(rec.terminator);
-      const audio = await readCallerAudio(file, callLog);
-      if (!audio || !hasSpeech(audio.samples, audio.sampleRateHz, { threshold: sec.silenceThreshold })) {
-        callLog.info({ silentTurns: silentTurns + 1, recordMs: rec.recordMs }, 'caller silent');
-        const ended = await silence(rec.recordMs);
-        if (ended) return ended;
-        continue;
+      const heard = await media.listen(
+        {
+          file: path.join(deps.callDir, `caller-${turn + 1}-${silentTurns}.wav`),
+          maxSeconds: sec.recordMaxSeconds,
+          silenceThreshold: sec.silenceThreshold,
+          silenceSeconds: sec.silenceSeconds,
+        },
+        sig,
+      );
+      return { type: 'heard', heard };
+    },
+
+    async heard({ heard }, sig) {
+      switch (heard.type) {
+        case 'digit':
+          return { type: 'digit', digit: heard.digit };
+        case 'end':
+          return { type: 'farewell', resolution: 'completed' };
+        case 'silence':
+          callLog.info({ silentTurns: silentTurns + 1, recordMs: heard.listenedMs }, 'caller silent');
+          return { type: 'silence', listenedMs: heard.listenedMs };
+        case 'text':
+          return {
+            type: 'reply',
+            text: heard.text.trim(),
+            speechEndedAt: heard.speechEndedAt,
+            sttMs: heard.sttMs ?? null,
+          };
+        case 'audio': {
+          if (!providers.stt) throw new Error('a media that hears audio needs an STT provider');
+          const sttStart = clock.monotonicMs();
+          const t = await providers.stt.transcribe(heard.audio, { language: sec.language }, sig);
+          const sttMs = Math.round(clock.monotonicMs() - sttStart);
+          const text = t.text.trim();
+          if (text === '') {
+            callLog.info({ silentTurns: silentTurns + 1, sttMs }, 'transcript empty');
+            return { type: 'silence', listenedMs: heard.listenedMs };
+          }
+          return { type: 'reply', text, speechEndedAt: heard.speechEndedAt, sttMs };
+        }
       }
-      const sttStart = clock.monotonicMs();
-      const heard = await providers.stt.transcribe(audio, { language: sec.language }, signal);
-      const sttMs = Math.round(clock.monotonicMs() - sttStart);
-      const text = heard.text.trim();
-      if (text === '') {
-        callLog.info({ silentTurns: silentTurns + 1, sttMs }, 'transcript empty');
-        const ended = await silence(rec.recordMs);
-        if (ended) return ended;
-        continue;
+    },
+
+    async silence({ listenedMs }, sig) {
+      silentTurns++;
+      silentMs += listenedMs;
+      if (silentTurns >= sec.maxSilentTurns || silentMs >= sec.idleTimeoutSeconds * 1000) {
+        return { type: 'farewell', resolution: 'silence' };
       }
+      return afterPhrase(await say(phrases.stillThere, sig), { type: 'listen' });
+    },
+
+    async digit({ digit }) {
+      return digit === '0'
+        ? { type: 'transfer', resolution: 'transferred' }
+        : { type: 'farewell', resolution: 'completed' };
+    },
+
+    async reply(t, sig) {
+      if (t.text === '') return { type: 'silence', listenedMs: 0 };
       silentTurns = 0;
       silentMs = 0;
       turn++;
-      message('user', text, { stt_provider: servedBy(providers.stt).vendor, stt_ms: sttMs });
-      history.push({ role: 'user', content: text });
-      callLog.info({ turn, sttMs, pii: { text } }, 'caller said');
+      const stt = providers.stt && t.sttMs !== null ? servedBy(providers.stt).vendor : undefined;
+      message('user', t.text, stt === undefined ? {} : { stt_provider: stt, stt_ms: t.sttMs });
+      history.push({ role: 'user', content: t.text });
+      callLog.info({ turn, sttMs: t.sttMs, pii: { text: t.text } }, 'caller said');
 
       const reply: Reply = await streamReply({
         llm: providers.llm,
-        tts: providers.tts,
-        channel,
+        ...(tts ? { tts } : {}),
+        media,
         system,
         history,
         tools,
@@ -240,32 +283,31 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
         ...(sec.voice ? { voice: sec.voice } : {}),
         dir: deps.callDir,
         turn,
-        recordEndedAt,
+        speechEndedAt: t.speechEndedAt,
         fillerAfterMs: deps.fillerAfterMs ?? 2500,
         ...(deps.sentenceStreaming === undefined ? {} : { sentenceStreaming: deps.sentenceStreaming }),
-        filler: () => filler,
-        signal,
+        ...(filler ? { filler: { text: phrases.oneMoment, file: () => filler as Promise<string> } } : {}),
+        signal: sig,
         clock,
         log: callLog,
       });
       const spoken = reply.spokenText || reply.fullText;
+      const llmVendor = servedBy(providers.llm).vendor;
+      const ttsVendor = tts ? servedBy(tts).vendor : undefined;
       if (spoken !== '') {
         history.push({ role: 'assistant', content: spoken });
         message('assistant', spoken, {
-          llm_provider: servedBy(providers.llm).vendor,
-          tts_provider: servedBy(providers.tts).vendor,
+          llm_provider: llmVendor,
           llm_first_token_ms: reply.llmFirstTokenMs,
-          tts_first_byte_ms: reply.ttsFirstByteMs,
+          ...(ttsVendor === undefined
+            ? {}
+            : { tts_provider: ttsVendor, tts_first_byte_ms: reply.ttsFirstByteMs }),
           turn_ms: reply.turnMs,
         });
       }
       deps.onTurn?.({
-        providers: {
-          stt: servedBy(providers.stt).vendor,
-          llm: servedBy(providers.llm).vendor,
-          tts: servedBy(providers.tts).vendor,
-        },
-        sttMs,
+        providers: { stt: stt ?? 'none', llm: llmVendor, tts: ttsVendor ?? 'none' },
+        sttMs: t.sttMs ?? 0,
         llmFirstTokenMs: reply.llmFirstTokenMs,
         ttsFirstByteMs: reply.ttsFirstByteMs,
         turnMs: reply.turnMs,
@@ -283,22 +325,61 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
         },
         'secretary replied',
       );
-      if (reply.terminator !== undefined) return onDigit(reply.terminator);
       const action = actionFor(
         reply.toolCalls.map((c) => c.name),
         canTransfer,
       );
-      if (action.type === 'transfer') return transferOrGoodbye('transferred', signal);
-      if (action.type === 'end_call') {
-        await goodbye(signal);
-        return { resolution: 'completed' };
+      deps.onReply?.({
+        turn,
+        text: spoken,
+        sentences: reply.sentences,
+        toolCalls: reply.toolCalls,
+        action,
+        llmFirstTokenMs: reply.llmFirstTokenMs,
+        ttsFirstByteMs: reply.ttsFirstByteMs,
+        totalMs: Math.max(0, Math.round(clock.monotonicMs() - t.speechEndedAt)),
+      });
+      if (reply.terminator !== undefined) return { type: 'digit', digit: reply.terminator };
+      if (action.type === 'transfer') return { type: 'transfer', resolution: 'transferred' };
+      if (action.type === 'end_call') return { type: 'farewell', resolution: 'completed' };
+      return { type: 'listen' };
+    },
+
+    /** Hands the caller to the operator, or says there is none and says goodbye. */
+    async transfer({ resolution }, sig) {
+      if (sec.transferExtension === undefined) {
+        await say(phrases.noOperator, sig).catch(swallowUnlessHangup);
+        // Nobody took the call: the row must not say it was transferred.
+        return { type: 'farewell', resolution: resolution === 'transferred' ? 'completed' : resolution };
       }
+      await say(phrases.transferring, sig).catch(swallowUnlessHangup);
+      await media.transfer(sec.transferExtension, sec.domainName, sig);
+      return {
+        type: 'end',
+        resolution: resolution === 'error' || resolution === 'max_turns' ? resolution : 'transferred',
+        transferredTo: sec.transferExtension,
+      };
+    },
+
+    async farewell({ resolution }, sig) {
+      await goodbye(sig);
+      return { type: 'end', resolution };
+    },
+  };
+
+  /** Runs tasks from `first` until one ends the conversation. */
+  const run = async (first: Task, sig: AbortSignal): Promise<End> => {
+    let step: Task | End = first;
+    while (step.type !== 'end') {
+      const task: Task = step;
+      step = await (tasks[task.type] as (t: Task, s: AbortSignal) => Promise<Task | End>)(task, sig);
     }
+    return step;
   };
 
   let end: End;
   try {
-    end = await converse();
+    end = await run({ type: 'greet' }, signal);
   } catch (err) {
     end = await recover(err);
   } finally {
@@ -310,11 +391,11 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     // the farewell), the call ended because of the limit.
     if (callCtl.signal.aborted && !deps.stopSignal?.aborted) {
       callLog.info({ maxCallSeconds: sec.maxCallSeconds }, 'max call duration reached');
-      return channel.hangupSignal.aborted ? { resolution: 'timeout' } : farewellAfter('timeout');
+      return media.hangupSignal.aborted ? { type: 'end', resolution: 'timeout' } : farewellAfter('timeout');
     }
-    if (channel.hangupSignal.aborted || err instanceof CallHangupError) {
+    if (media.hangupSignal.aborted || err instanceof CallHangupError) {
       callLog.info({ turns: turn }, 'caller hung up');
-      return { resolution: 'caller_hangup' };
+      return { type: 'end', resolution: 'caller_hangup' };
     }
     if (deps.stopSignal?.aborted) {
       callLog.info({ turns: turn }, 'daemon draining: ending the call');
@@ -330,32 +411,33 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     }
     // Apologize, then hand over to a human (or say goodbye): never leave the caller in silence.
     try {
-      await say(phrases.apology, channel.hangupSignal).catch(swallowUnlessHangup);
-      return await transferOrGoodbye('error', channel.hangupSignal);
+      await say(phrases.apology, media.hangupSignal).catch(swallowUnlessHangup);
+      return await run({ type: 'transfer', resolution: 'error' }, media.hangupSignal);
     } catch (e) {
-      if (channel.hangupSignal.aborted) return { resolution: 'caller_hangup' };
+      if (media.hangupSignal.aborted) return { type: 'end', resolution: 'caller_hangup' };
       callLog.error({ err: e }, 'apology failed');
-      await channel.hangup('NORMAL_TEMPORARY_FAILURE').catch(() => undefined);
-      return { resolution: 'error' };
+      await media.hangup('NORMAL_TEMPORARY_FAILURE').catch(() => undefined);
+      return { type: 'end', resolution: 'error' };
     }
   }
 
   async function farewellAfter(resolution: Resolution): Promise<End> {
     try {
-      await goodbye(channel.hangupSignal);
+      await goodbye(media.hangupSignal);
     } catch {
-      if (channel.hangupSignal.aborted && resolution !== 'timeout') return { resolution: 'caller_hangup' };
+      if (media.hangupSignal.aborted && resolution !== 'timeout')
+        return { type: 'end', resolution: 'caller_hangup' };
     }
-    return { resolution };
+    return { type: 'end', resolution };
   }
 
   // The call's audio goes before its end row, so whoever sees the end sees no leftover files.
   await rm(deps.callDir, { recursive: true, force: true }).catch((err: unknown) =>
     callLog.warn({ err }, 'could not delete call audio'),
   );
-  transcript.end(end.resolution, turn, end.transferredTo ?? null);
+  transcript.end(end.resolution, turn, end.transferredTo ?? null, media.kind);
   callLog.info(
-    { resolution: end.resolution, turns: turn, transferredTo: end.transferredTo },
+    { resolution: end.resolution, turns: turn, transferredTo: end.transferredTo, media: media.kind },
     'conversation ended',
   );
   return {
@@ -363,6 +445,7 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     resolution: end.resolution,
     transferredTo: end.transferredTo ?? null,
     turns: turn,
+    media: media.kind,
   };
 }
 
@@ -371,19 +454,6 @@ function swallowUnlessHangup(err: unknown): undefined {
   if (err instanceof CallHangupError) throw err;
   if (isAbort(err)) throw err;
   return undefined;
-}
-
-async function readCallerAudio(
-  file: string,
-  log: Logger,
-): Promise<{ samples: Int16Array; sampleRateHz: number } | undefined> {
-  try {
-    const wav = parseWav(await readFile(file));
-    return { samples: wav.samples, sampleRateHz: wav.sampleRateHz };
-  } catch (err) {
-    log.warn({ err, file }, 'caller recording unreadable');
-    return undefined;
-  }
 }
 
 export type { Phrases };

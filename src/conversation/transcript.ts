@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
-import type { ConversationResolution, MessageRole, QueuedRow } from '../store/rows.js';
+import type { ConversationResolution, MediaBackend, MessageRole, QueuedRow } from '../store/rows.js';
 
 export type MessageLatency = Partial<
   Record<'stt_provider' | 'llm_provider' | 'tts_provider', string> &
@@ -74,7 +74,12 @@ export class Transcript {
     });
   }
 
-  end(resolution: ConversationResolution, totalTurns: number, transferredTo: string | null): void {
+  end(
+    resolution: ConversationResolution,
+    totalTurns: number,
+    transferredTo: string | null,
+    mediaBackend: MediaBackend | null,
+  ): void {
     const endedAt = new Date(this.#clock.now());
     this.#sink.enqueue({
       type: 'conversation_end',
@@ -86,6 +91,7 @@ export class Transcript {
         total_turns: totalTurns,
         resolution,
         transferred_to: transferredTo,
+        media_backend: mediaBackend,
       },
     });
   }

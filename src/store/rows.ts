@@ -1,5 +1,6 @@
 import type postgres from 'postgres';
 import type {
+  MediaBackend,
   MessageRole,
   MessageRow as StoredMessageRow,
   ProcessingMode,
@@ -13,7 +14,7 @@ import type {
  * through the spool unchanged.
  */
 
-export type { MessageRole };
+export type { MediaBackend, MessageRole };
 export type ConversationProcessingMode = ProcessingMode;
 export type ConversationResolution = Resolution;
 
@@ -42,6 +43,8 @@ export interface ConversationEndRow {
   total_turns: number;
   resolution: ConversationResolution;
   transferred_to: string | null;
+  /** Which media the call ran on (files, unicast, audio_stream, text); null in lines spooled before 011. */
+  media_backend: MediaBackend | null;
 }
 
 export type QueuedRow =
@@ -90,6 +93,7 @@ const CONVERSATION_END_TYPES = {
   total_turns: 'integer',
   resolution: 'text',
   transferred_to: 'text',
+  media_backend: 'text',
 } as const satisfies Record<keyof ConversationEndRow, string>;
 
 const keys = <T extends object>(o: T): (keyof T & string)[] => Object.keys(o) as (keyof T & string)[];
@@ -132,11 +136,16 @@ const LEGACY_COLUMNS: readonly (readonly [string, string])[] = [
   ['caller_id_number', 'caller_id'],
 ];
 
-/** Renames the pre-009 keys of a parsed spool line in place; the spool calls it before isQueuedRow. */
+/**
+ * Renames the pre-009 keys of a parsed spool line in place, and gives an end row spooled before 011 its
+ * media_backend (unknown: null); the spool calls it before isQueuedRow.
+ */
 export function upgradeLegacyColumns(value: unknown): void {
   const row = (value as { row?: unknown } | null)?.row;
   if (typeof row !== 'object' || row === null) return;
   const r = row as Record<string, unknown>;
+  if ((value as { type?: unknown }).type === 'conversation_end' && !Object.hasOwn(r, 'media_backend'))
+    r.media_backend = null;
   for (const [old, now] of LEGACY_COLUMNS) {
     if (Object.hasOwn(r, old) && !Object.hasOwn(r, now)) {
       r[now] = r[old];
@@ -227,7 +236,7 @@ const INSERT_MESSAGES = `insert into v_voice_messages (${MESSAGES.columns})
 const ENDS = unnestOf(CONVERSATION_END_TYPES);
 const APPLY_ENDS = `update v_voice_conversations c set
     ended_at = v.ended_at, duration_seconds = v.duration_seconds, total_turns = v.total_turns,
-    resolution = v.resolution, transferred_to = v.transferred_to
+    resolution = v.resolution, transferred_to = v.transferred_to, media_backend = v.media_backend
   from ${ENDS.unnest} as v (${ENDS.columns})
   where c.conversation_uuid = v.conversation_uuid and c.domain_uuid = v.domain_uuid
   returning c.conversation_uuid`;

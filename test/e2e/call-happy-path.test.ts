@@ -41,6 +41,7 @@ describe('a turn-based call', () => {
       total_turns: 3,
       resolution: 'completed',
       transferred_to: null,
+      media_backend: 'files',
     });
     const msgs = await h.messages(conv.conversation_uuid);
     expect(msgs.map((m) => [m.turn, m.role, m.content])).toEqual([

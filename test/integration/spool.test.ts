@@ -82,7 +82,7 @@ describe('spool', () => {
     await spool.close();
   });
 
-  it('reads a line spooled before migration 009 under the column names of today', async () => {
+  it('reads a line spooled before migrations 009 and 011 under the column names of today', async () => {
     const { items } = conversation(DOMAIN, 1);
     const legacy = (item: QueuedRow): string => {
       const renames: Record<string, string> = {
@@ -91,7 +91,11 @@ describe('spool', () => {
         message_uuid: 'voice_message_uuid',
         caller_id: 'caller_id_number',
       };
-      const row = Object.fromEntries(Object.entries(item.row).map(([k, v]) => [renames[k] ?? k, v]));
+      const row = Object.fromEntries(
+        Object.entries(item.row)
+          .filter(([k]) => k !== 'media_backend')
+          .map(([k, v]) => [renames[k] ?? k, v]),
+      );
       return JSON.stringify({ type: item.type, row });
     };
     const first = await openSpool({ dir, log });
@@ -105,7 +109,12 @@ describe('spool', () => {
     await appendFile(path.join(dir, segment!), old);
 
     const spool = await openSpool({ dir, log });
-    expect(await readAll(spool)).toEqual(items);
+    // An end row from before 011 does not know its media: null, not a dead letter.
+    expect(await readAll(spool)).toEqual(
+      items.map((i) =>
+        i.type === 'conversation_end' ? { ...i, row: { ...i.row, media_backend: null } } : i,
+      ),
+    );
     await spool.close();
   });
 

@@ -67,6 +67,7 @@ export function conversation(
       total_turns: Math.ceil(messages / 2),
       resolution: 'completed',
       transferred_to: null,
+      media_backend: 'files',
       ...end,
     },
   });

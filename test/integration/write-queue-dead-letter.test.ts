@@ -43,6 +43,7 @@ describe('write queue with rows Postgres refuses', () => {
         duration_seconds: 1,
         total_turns: 0,
         resolution: 'completed',
+        media_backend: 'files',
         transferred_to: null,
       },
     };

@@ -9,7 +9,10 @@ export type ConversationInput = Pick<ConversationRow, 'conversation_uuid' | 'cal
 
 /** What changes when a call ends (or mid-call, for the turn count). */
 export type ConversationPatch = Partial<
-  Pick<ConversationRow, 'ended_at' | 'duration_seconds' | 'total_turns' | 'resolution' | 'transferred_to'>
+  Pick<
+    ConversationRow,
+    'ended_at' | 'duration_seconds' | 'total_turns' | 'resolution' | 'transferred_to' | 'media_backend'
+  >
 >;
 
 const INSERTABLE: readonly (keyof ConversationInput)[] = [
@@ -26,6 +29,7 @@ const INSERTABLE: readonly (keyof ConversationInput)[] = [
   'total_turns',
   'resolution',
   'transferred_to',
+  'media_backend',
 ];
 
 const PATCHABLE: readonly (keyof ConversationPatch)[] = [
@@ -34,6 +38,7 @@ const PATCHABLE: readonly (keyof ConversationPatch)[] = [
   'total_turns',
   'resolution',
   'transferred_to',
+  'media_backend',
 ];
 
 export interface HistoryOptions {

@@ -14,6 +14,8 @@ export type JsonObject = { [key: string]: Json };
 export const PROVIDER_TYPES = ['stt', 'tts', 'llm', 'embeddings', 'realtime'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 export type ProcessingMode = 'turn_based' | 'realtime' | 'auto';
+/** The media a conversation ran on (v_voice_conversations.media_backend, migration 011). */
+export type MediaBackend = 'files' | 'unicast' | 'audio_stream' | 'text';
 
 /** FusionPBX's v_domains (read only; FusionPBX owns it). */
 export interface DomainRow {
@@ -102,6 +104,7 @@ export interface ConversationRow {
   total_turns: number;
   resolution: Resolution | null;
   transferred_to: string | null;
+  media_backend: MediaBackend | null;
   created_at: Date;
 }
 

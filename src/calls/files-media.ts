@@ -2,27 +2,35 @@ import type { Logger } from 'pino';
 import type { OutboundSession } from '../esl/index.js';
 import type { ExecuteResult } from '../esl/index.js';
 import { CallHangupError, EslError, ExecuteTimeoutError, isAbort } from '../core/errors.js';
+import { readFile } from 'node:fs/promises';
+import { hasSpeech, scaledSilenceThreshold } from '../audio/energy.js';
+import { parseWav } from '../audio/wav.js';
+import type { Clock } from '../core/clock.js';
 import {
   TERMINATORS,
-  type Channel,
-  type PlayResult,
-  type RecordOptions,
-  type RecordResult,
-} from '../conversation/channel.js';
+  type Heard,
+  type ListenOptions,
+  type Media,
+  type Playable,
+  type Played,
+} from '../conversation/media.js';
 import { playLengthMs } from './play-length.js';
 
-export interface FsChannelOptions {
+export interface FilesMediaOptions {
   /** Added to an execute's expected duration to bound its wait; 5000 ms by default. */
   executeMarginMs?: number;
 }
 
 /**
- * The conversation's Channel over one outbound ESL session: every media operation is an event-locked
- * `execute` that resolves on its CHANNEL_EXECUTE_COMPLETE, so operations run strictly in order. No execute
- * waits longer than its expected duration plus a margin: a peer that never completes one once held a call
- * far past max_call_seconds.
+ * The `files` media backend over one outbound ESL session: the caller's turn is FreeSWITCH's `record` until
+ * silence, speech is `playback` of a WAV. Half duplex, works on every FreeSWITCH. Every operation is an
+ * event-locked `execute` that resolves on its CHANNEL_EXECUTE_COMPLETE, so operations run strictly in order.
+ * No execute waits longer than its expected duration plus a margin: a peer that never completes one once
+ * held a call far past max_call_seconds.
  */
-export class FsChannel implements Channel {
+export class FilesMedia implements Media {
+  readonly kind = 'files' as const;
+  readonly speaks = true;
   readonly callUuid: string;
   readonly sampleRateHz: number;
   readonly #session: OutboundSession;
@@ -31,9 +39,12 @@ export class FsChannel implements Channel {
   /** DTMF digits seen since the current execute started; tells a real terminator from a stale variable. */
   #digits: string[] = [];
 
-  constructor(session: OutboundSession, log: Logger, opts: FsChannelOptions = {}) {
+  readonly #clock: Clock;
+
+  constructor(session: OutboundSession, log: Logger, clock: Clock, opts: FilesMediaOptions = {}) {
     this.#session = session;
     this.#log = log;
+    this.#clock = clock;
     this.#marginMs = opts.executeMarginMs ?? 5000;
     this.callUuid = session.channel.uniqueId;
     const rate = session.channel.readRateHz;
@@ -57,32 +68,51 @@ export class FsChannel implements Channel {
     if (this.#session.channel.answerState !== 'answered') await this.#exec('answer', '', signal, 0);
   }
 
-  async play(file: string, opts: { signal: AbortSignal }): Promise<PlayResult> {
-    const r = await this.#exec('playback', file, opts.signal, await playLengthMs(file));
-    const terminator = this.#terminator(r);
+  async play(item: Playable, signal: AbortSignal): Promise<Played> {
+    if (item.file === undefined) return { status: 'not_found', playedMs: 0 };
+    const r = await this.#exec('playback', item.file, signal, await playLengthMs(item.file));
+    const digit = this.#terminator(r);
+    const playedMs = Number.parseInt(r.variables['playback_ms'] ?? '0', 10) || 0;
     const status =
       r.response === 'FILE NOT FOUND'
         ? 'not_found'
         : r.response === 'PLAYBACK ERROR'
           ? 'error'
-          : terminator !== undefined
-            ? 'break'
+          : digit !== undefined
+            ? 'interrupted'
             : 'done';
     if (status === 'not_found' || status === 'error')
-      this.#log.warn({ file, response: r.response }, 'playback failed');
-    return terminator === undefined ? { status } : { status, terminator };
+      this.#log.warn({ file: item.file, response: r.response }, 'playback failed');
+    return digit === undefined ? { status, playedMs } : { status, digit, playedMs };
   }
 
-  async record(file: string, opts: RecordOptions & { signal: AbortSignal }): Promise<RecordResult> {
-    const arg = `${file} ${opts.maxSeconds} ${opts.silenceThreshold} ${opts.silenceSeconds}`;
-    const r = await this.#exec('record', arg, opts.signal, opts.maxSeconds * 1000);
-    const recordMs = Number.parseInt(r.variables['record_ms'] ?? '0', 10);
-    const terminator = this.#terminator(r);
-    const result: RecordResult = {
-      recordMs: Number.isFinite(recordMs) ? recordMs : 0,
-      silenceHitsExhausted: r.variables['silence_hits_exhausted'] === 'true',
-    };
-    return terminator === undefined ? result : { ...result, terminator };
+  /** Playback cannot be cut from here without a digit; half duplex has nothing queued to drop. */
+  clear(): void {}
+
+  async listen(opts: ListenOptions, signal: AbortSignal): Promise<Heard> {
+    const threshold = scaledSilenceThreshold(opts.silenceThreshold, this.sampleRateHz);
+    const arg = `${opts.file} ${opts.maxSeconds} ${threshold} ${opts.silenceSeconds}`;
+    const r = await this.#exec('record', arg, signal, opts.maxSeconds * 1000);
+    // FreeSWITCH's record ends after silence_seconds of silence: the caller stopped that long ago.
+    const endedAt = this.#clock.monotonicMs();
+    const listenedMs = Number.parseInt(r.variables['record_ms'] ?? '0', 10) || 0;
+    const digit = this.#terminator(r);
+    if (digit !== undefined) return { type: 'digit', digit };
+    const audio = await this.#readRecording(opts.file);
+    if (!audio || !hasSpeech(audio.samples, audio.sampleRateHz, { threshold: opts.silenceThreshold })) {
+      return { type: 'silence', listenedMs };
+    }
+    return { type: 'audio', audio, speechEndedAt: endedAt, listenedMs };
+  }
+
+  async #readRecording(file: string): Promise<{ samples: Int16Array; sampleRateHz: number } | undefined> {
+    try {
+      const wav = parseWav(await readFile(file));
+      return { samples: wav.samples, sampleRateHz: wav.sampleRateHz };
+    } catch (err) {
+      this.#log.warn({ err, file }, 'caller recording unreadable');
+      return undefined;
+    }
   }
 
   async transfer(destination: string, context: string, signal: AbortSignal): Promise<void> {
@@ -102,7 +132,7 @@ export class FsChannel implements Channel {
     }
   }
 
-  /** Releases what this channel holds on the session. */
+  /** Releases what this media holds on the session. */
   dispose(): void {
     this.#session.off('dtmf', this.#onDtmf);
   }
