@@ -5,7 +5,9 @@
  * `Authorization: Token KEY`, with 400 for a query it would not accept, and with any scripted status
  * (`refuseNext`). Binary frames are audio; text frames are JSON controls. Live: CloseStream gets a Metadata
  * message and a 1000 close; 10 s (configurable) with neither audio nor KeepAlive gets a 1011 close
- * (NET-0001). Flux: `Connected` on open, a `sequence_id` on every message, CloseStream gets a 1000 close.
+ * (NET-0001). Flux: the models, encodings, rates and threshold ranges of §4.3 checked on the upgrade,
+ * `Connected` on open, a `sequence_id` on every message, a close after an `Error`, CloseStream gets a 1000
+ * close; no KeepAlive (the v2 socket has none) and no idle close (none is documented).
  * What the server sends is scripted per connection, each step after some audio, a control message or a delay:
  *
  *   dg.script({ send: results({ transcript: 'olá', isFinal: true }), afterBytes: 3200 }, { drop: true });
@@ -122,7 +124,13 @@ export const utteranceEnd = (lastWordEnd: number): Record<string, unknown> => ({
 
 export function turnInfo(
   event: 'StartOfTurn' | 'Update' | 'EagerEndOfTurn' | 'TurnResumed' | 'EndOfTurn',
-  t: { transcript?: string; turnIndex?: number; start?: number; end?: number } = {},
+  t: {
+    transcript?: string;
+    turnIndex?: number;
+    start?: number;
+    end?: number;
+    trigger?: 'model' | 'manual' | 'timeout';
+  } = {},
 ): Record<string, unknown> {
   const transcript = t.transcript ?? '';
   return {
@@ -138,14 +146,28 @@ export function turnInfo(
       .filter((w) => w !== '')
       .map((word) => ({ word, confidence: 0.97 })),
     end_of_turn_confidence: event === 'EndOfTurn' ? 0.91 : 0.1,
-    ...(event === 'EndOfTurn' ? { trigger: 'model' } : {}),
+    ...(event === 'EndOfTurn' ? { trigger: t.trigger ?? 'model' } : {}),
     languages: ['pt'],
   };
 }
 
+/** Flux's fatal error message; the fake closes the stream after sending it. */
+export const fluxError = (code: string, description: string): Record<string, unknown> => ({
+  type: 'Error',
+  code,
+  description,
+});
+
 const LIVE_ENCODINGS = new Set(['linear16', 'mulaw', 'alaw']);
 const FLUX_ENCODINGS = new Set(['linear16', 'linear32', 'mulaw', 'alaw', 'opus', 'ogg-opus']);
 const FLUX_RATES = new Set(['8000', '16000', '24000', '44100', '48000']);
+const FLUX_MODELS = new Set(['flux-general-en', 'flux-general-multi']);
+/** Flux's numeric query parameters and the ranges it accepts (reference §4.3). */
+const FLUX_RANGES: Record<string, { min: number; max: number; integer?: true }> = {
+  eot_threshold: { min: 0.5, max: 1 },
+  eager_eot_threshold: { min: 0.3, max: 0.9 },
+  eot_timeout_ms: { min: 500, max: 60_000, integer: true },
+};
 
 /** What Deepgram would refuse with 400 (a subset: the parameters our adapters send). */
 function queryProblem(path: string, q: URLSearchParams): string | undefined {
@@ -162,9 +184,25 @@ function queryProblem(path: string, q: URLSearchParams): string | undefined {
     }
     return undefined;
   }
-  if (!model.startsWith('flux')) return `model ${model} is not served on /v2/listen`;
+  if (!FLUX_MODELS.has(model)) return `model ${model} is not served on /v2/listen`;
   if (encoding !== null && !FLUX_ENCODINGS.has(encoding)) return `unknown encoding ${encoding}`;
   if (encoding !== null && (rate === null || !FLUX_RATES.has(rate))) return `bad sample_rate ${rate ?? ''}`;
+  for (const [key, range] of Object.entries(FLUX_RANGES)) {
+    const v = q.get(key);
+    if (v === null) continue;
+    const n = Number(v);
+    if (
+      v === '' ||
+      !Number.isFinite(n) ||
+      n < range.min ||
+      n > range.max ||
+      (range.integer && !Number.isInteger(n))
+    ) {
+      return `${key} must be from ${range.min} to ${range.max}`;
+    }
+  }
+  if (q.has('language_hint') && model !== 'flux-general-multi')
+    return 'language_hint needs flux-general-multi';
   return undefined;
 }
 
@@ -339,8 +377,11 @@ export async function startFakeDeepgram(
         // After CloseStream the steps still due fire (Deepgram flushes); the rest never will.
         if (!ready() || ws.readyState !== ws.OPEN) break;
         if (step.afterMs !== undefined) await new Promise((r) => setTimeout(r, step.afterMs));
-        if ('send' in step) send(step.send);
-        else if ('drop' in step) ws.terminate();
+        if ('send' in step) {
+          send(step.send);
+          // Flux's Error is fatal (reference §4.3; the close code is not documented, 1011 is our guess).
+          if (flux && step.send['type'] === 'Error') ws.close(1011, String(step.send['code']));
+        } else if ('drop' in step) ws.terminate();
         else ws.close(step.close, step.reason ?? '');
       }
       await until(() => closeStream);

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AbortedError, ProviderError } from '../../src/core/errors.js';
+import { AbortedError, InvalidInputError, ProviderError } from '../../src/core/errors.js';
+import { createProviderRegistry } from '../../src/providers/registry.js';
 import {
   createDeepgramStt,
   deepgramConfigFromRow,
@@ -17,6 +18,7 @@ import {
   utteranceEnd,
   type FakeDeepgram,
 } from '../fakes/deepgram-server.js';
+import { captureLog } from '../fakes/openai-rows.js';
 
 let dg: FakeDeepgram;
 beforeEach(async () => {
@@ -259,5 +261,25 @@ describe('deepgram live stt (/v1/listen)', () => {
     expect(result).toEqual({ text: 'Bom dia. Quero falar com a Ana', durationMs: 5000 });
     expect(conn.audio.equals(bytes)).toBe(true);
     expect(conn.controls.map((c) => c['type'])).toEqual(['Finalize', 'CloseStream']);
+  });
+
+  it('the registry builds the live adapter for a deepgram nova-3 row, and refuses deepgram for tts', async () => {
+    const { log, lines } = captureLog();
+    const reg = createProviderRegistry({ log, retry: { maxRetries: 0 } });
+    dg.script({ send: results({ transcript: 'alô', isFinal: true, speechFinal: true }), afterBytes: 1 });
+    const provider = reg.build([deepgramRow(dg.baseUrl, { config: { model: 'nova-3' } })], 'stt');
+    expect(provider.info).toMatchObject({ vendor: 'deepgram', kind: 'stt', model: 'nova-3' });
+    const connecting = dg.connection();
+    const result = await provider.transcribe(
+      { samples: frame(1600), sampleRateHz: 16000 },
+      {},
+      new AbortController().signal,
+    );
+    expect(result.text).toBe('alô');
+    expect((await connecting).path).toBe('/v1/listen');
+    expect(() =>
+      reg.build([deepgramRow(dg.baseUrl, { kind: 'tts', provider_uuid: 'dg-tts' })], 'tts'),
+    ).toThrow(InvalidInputError);
+    expect(lines.find((l) => l['providerUuid'] === 'dg-tts')?.['reason']).toContain('stt only');
   });
 });

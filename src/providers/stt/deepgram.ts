@@ -28,6 +28,8 @@ const MAX_FRAME_BYTES = 1024 * 1024;
 const ABORT_LINGER_MS = 1000;
 /** transcribe() writes a whole clip at once: the flush after CloseStream may take longer than live audio's. */
 const TRANSCRIBE_CLOSE_MS = 10_000;
+/** transcribe() sends its clip in frames this long: Flux asks for ~80 ms per frame (reference §4.3). */
+const CLIP_FRAME_MS = 80;
 /** Over ~500 keyterm tokens Deepgram silently stops transcribing (reference §4.1): stay far below. */
 const MAX_KEYTERMS = 50;
 
@@ -264,7 +266,8 @@ export class ListenStream implements SttStream {
   /** Queues a whole clip without the live budget (transcribe: the clip is in memory anyway). */
   writeAll(samples: Int16Array): void {
     if (!this.#writable() || samples.length === 0) return;
-    this.#enqueue(samples);
+    const step = Math.max(1, Math.round((this.#spec.sampleRateHz * CLIP_FRAME_MS) / 1000));
+    for (let i = 0; i < samples.length; i += step) this.#enqueue(samples.subarray(i, i + step));
     this.#schedulePump();
   }
 
@@ -387,7 +390,13 @@ export class ListenStream implements SttStream {
     const writtenMs = Math.round((this.#sentBytes / 2 / this.#spec.sampleRateHz) * 1000);
     const out = this.#spec.parse(msg as Record<string, unknown>, writtenMs);
     if (out instanceof ProviderError) {
-      this.#fail(out);
+      // The vendor wrote this text (Flux Error descriptions): it must not carry the key into a log.
+      this.#fail(
+        new ProviderError(out.vendor, this.#scrub(out.message), {
+          retryable: out.retryable,
+          ...(out.status === undefined ? {} : { status: out.status }),
+        }),
+      );
       return;
     }
     if (out.length === 0) return;
