@@ -9,6 +9,8 @@ import {
   optionalPositive,
   type OpenAiConfig,
 } from './openai-compatible.js';
+import { createDeepgramStt, deepgramConfigFromRow } from './stt/deepgram.js';
+import { createDeepgramFluxStt, isFluxModel } from './stt/deepgram-flux.js';
 import { createOpenAiStt } from './stt/openai.js';
 import type { FetchFn } from './transport/http.js';
 import { createOpenAiTts } from './tts/openai.js';
@@ -74,13 +76,24 @@ export function createOpenAiAdapter<K extends BuildableKind>(
   return OPENAI_ADAPTERS[kind](config);
 }
 
+/** Deepgram serves speech recognition here: Flux models on /v2/listen, the rest (nova-3) on /v1/listen. */
+function createDeepgramAdapter<K extends BuildableKind>(row: ProviderRow, kind: K): ProviderByKind[K] {
+  if (kind !== 'stt') {
+    throw new InvalidInputError(`provider ${row.provider_uuid}: deepgram is supported for stt only`);
+  }
+  const config = deepgramConfigFromRow(row);
+  const stt = isFluxModel(config.info.model) ? createDeepgramFluxStt(config) : createDeepgramStt(config);
+  return stt as ProviderByKind[K];
+}
+
 export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderRegistry {
   const fetchFn = opts.fetch ?? globalThis.fetch;
   const onSample = opts.onSample ?? (() => undefined);
 
   const buildOne = <K extends BuildableKind>(row: ProviderRow, kind: K): ProviderByKind[K] => {
     const local = isLocalProviderName(row.provider_name);
-    if (!local && openAiCompatible(row.provider_name) === undefined) {
+    const deepgram = row.provider_name === 'deepgram';
+    if (!local && !deepgram && openAiCompatible(row.provider_name) === undefined) {
       throw new InvalidInputError(
         `provider ${row.provider_uuid}: unknown provider_name '${row.provider_name}'`,
       );
@@ -88,7 +101,9 @@ export function createProviderRegistry(opts: ProviderRegistryOptions): ProviderR
     const where = `provider ${row.provider_uuid} (${row.provider_name} ${kind})`;
     const adapter = local
       ? createLocalProvider(row, kind)
-      : createOpenAiAdapter(kind, openAiConfigFromRow(row, kind, fetchFn));
+      : deepgram
+        ? createDeepgramAdapter(row, kind)
+        : createOpenAiAdapter(kind, openAiConfigFromRow(row, kind, fetchFn));
     const timeoutMs = optionalPositive(row.config, 'timeout_ms', where);
     const firstByteTimeoutMs = optionalPositive(row.config, 'first_byte_timeout_ms', where);
     const timeouts: TimeoutOptions = {
