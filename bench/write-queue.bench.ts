@@ -38,6 +38,7 @@ function message(domain_uuid: string, conversation_uuid: string, seq: number): M
     llm_first_token_ms: 320,
     tts_first_byte_ms: 90,
     turn_ms: 950,
+    interrupted: false,
     created_at: new Date().toISOString(),
   };
 }
@@ -129,9 +130,9 @@ export async function benchWriteQueue(databaseUrl: string): Promise<WriteQueueFi
 async function insertOne(sql: postgres.Sql, r: MessageRow): Promise<void> {
   await sql`
     INSERT INTO v_voice_messages (message_uuid, conversation_uuid, domain_uuid, turn, seq, role, content,
-      stt_provider, llm_provider, tts_provider, stt_ms, llm_first_token_ms, tts_first_byte_ms, turn_ms, created_at)
+      stt_provider, llm_provider, tts_provider, stt_ms, llm_first_token_ms, tts_first_byte_ms, turn_ms, interrupted, created_at)
     VALUES (${r.message_uuid}, ${r.conversation_uuid}, ${r.domain_uuid}, ${r.turn}, ${r.seq}, ${r.role},
       ${r.content}, ${r.stt_provider}, ${r.llm_provider}, ${r.tts_provider}, ${r.stt_ms}, ${r.llm_first_token_ms},
-      ${r.tts_first_byte_ms}, ${r.turn_ms}, ${r.created_at})
+      ${r.tts_first_byte_ms}, ${r.turn_ms}, ${r.interrupted}, ${r.created_at})
     ON CONFLICT DO NOTHING`;
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { ConfigError } from './core/errors.js';
 
 /** The daemon's configuration: read once at boot, validated as a whole, then frozen. */
@@ -42,7 +43,21 @@ export interface Config {
     /** After max_call_seconds plus this, a call that has not ended is hung up (uuid_kill if need be). */
     readonly graceSeconds: number;
   };
+  readonly media: {
+    /** The backend for a full-duplex secretary whose own `media` is unset. */
+    readonly default: MediaSetting;
+    /** Our UDP side of unicast: the address we bind (sent to FreeSWITCH as remote-ip) and our port range. */
+    readonly unicastBind: string;
+    readonly unicastPorts: { readonly min: number; readonly max: number };
+    /** FreeSWITCH's side: the address it binds (local-ip), the only source we accept datagrams from. */
+    readonly unicastFreeswitchIp: string;
+    /** How long unicast may take to deliver its first caller frame before the call falls back to files. */
+    readonly firstFrameTimeoutMs: number;
+  };
 }
+
+export type MediaSetting = 'auto' | 'files' | 'unicast' | 'audio_stream';
+export const MEDIA_SETTINGS: readonly MediaSetting[] = ['auto', 'files', 'unicast', 'audio_stream'];
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -178,6 +193,29 @@ export function loadConfig(
     );
   }
 
+  const mediaDefault = str('VOICE_AI_MEDIA', 'auto') as MediaSetting;
+  if (!MEDIA_SETTINGS.includes(mediaDefault)) {
+    problems.push(`VOICE_AI_MEDIA: expected one of ${MEDIA_SETTINGS.join(', ')}, got "${mediaDefault}"`);
+  }
+  const ports = /^(\d{1,5})-(\d{1,5})$/.exec(str('VOICE_AI_UNICAST_PORTS', '40000-40999'));
+  const unicastPorts = { min: Number(ports?.[1] ?? 0), max: Number(ports?.[2] ?? 0) };
+  // FreeSWITCH binds the range right above ours (see calls/unicast-media.ts), which must fit in 65535 too.
+  if (
+    !ports ||
+    unicastPorts.min < 1024 ||
+    unicastPorts.min > unicastPorts.max ||
+    2 * unicastPorts.max - unicastPorts.min + 1 > 65_535
+  ) {
+    problems.push(
+      'VOICE_AI_UNICAST_PORTS: expected MIN-MAX (1024 or more, e.g. 40000-40999); FreeSWITCH uses the same number of ports right above MAX',
+    );
+  }
+  const ip = (name: string, fallback: string): string => {
+    const v = str(name, fallback);
+    if (isIP(v) === 0) problems.push(`${name}: expected an IP address, got "${v}"`);
+    return v;
+  };
+
   const config: Config = {
     databaseUrl,
     db: {
@@ -203,6 +241,13 @@ export function loadConfig(
     calls: {
       executeMarginMs: int('VOICE_AI_EXECUTE_MARGIN_MS', 5000, 100, 600_000),
       graceSeconds: int('VOICE_AI_CALL_GRACE_SECONDS', 20, 1, 3600),
+    },
+    media: {
+      default: MEDIA_SETTINGS.includes(mediaDefault) ? mediaDefault : 'auto',
+      unicastBind: ip('VOICE_AI_UNICAST_BIND', '127.0.0.1'),
+      unicastPorts,
+      unicastFreeswitchIp: ip('VOICE_AI_UNICAST_FREESWITCH_IP', '127.0.0.1'),
+      firstFrameTimeoutMs: int('VOICE_AI_UNICAST_FIRST_FRAME_MS', 500, 50, 5000),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -144,6 +144,15 @@ async function assemble(
     stopSignal: drainCtl.signal,
     executeMarginMs: config.calls.executeMarginMs,
     callGraceSeconds: config.calls.graceSeconds,
+    media: {
+      default: config.media.default,
+      unicast: {
+        bind: config.media.unicastBind,
+        ports: config.media.unicastPorts,
+        freeswitchIp: config.media.unicastFreeswitchIp,
+        firstFrameTimeoutMs: config.media.firstFrameTimeoutMs,
+      },
+    },
     killChannel: (uuid, cause) => inbound.api(`uuid_kill ${uuid} ${cause}`, { timeoutMs: 5000 }),
     onCallStart: ({ callUuid, domainName }) => {
       active.add(callUuid);

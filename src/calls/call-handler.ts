@@ -9,10 +9,11 @@ import type { ChannelData, OutboundSession } from '../esl/index.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderByKind, ProviderRow as AdapterRow } from '../providers/types.js';
 import type { Directory } from '../store/directory.js';
-import type { DomainRow, SecretaryWithProviders } from '../store/repos/types.js';
+import type { DomainRow, SecretaryMedia, SecretaryWithProviders } from '../store/repos/types.js';
 import type { QueuedRow } from '../store/rows.js';
 import { armCallDeadline, ensureChannelDown, type CallDeadline, type KillChannel } from './call-deadline.js';
 import { FilesMedia } from './files-media.js';
+import { startUnicastMedia, type UnicastMedia, type UnicastSettings } from './unicast-media.js';
 
 /** How long a session has to report our hangup before uuid_kill (at most; a shorter execute margin wins). */
 const KILL_AFTER_MS = 5000;
@@ -45,6 +46,14 @@ export interface CallHandlerDeps {
   callGraceSeconds?: number;
   /** uuid_kill over the inbound connection, for a session that does not answer our hangup. */
   killChannel?: KillChannel;
+  /** Full-duplex media; without it every call runs on `files`. */
+  media?: MediaDeps;
+}
+
+export interface MediaDeps {
+  /** For a secretary whose own `media` is unset. */
+  default: SecretaryMedia;
+  unicast: UnicastSettings;
 }
 
 /**
@@ -56,7 +65,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
   return async (session) => {
     const cd = session.channel;
     let log = deps.log.child({ call: cd.uniqueId });
-    let media: FilesMedia | undefined;
+    let media: FilesMedia | UnicastMedia | undefined;
     let domainName = cd.domainName ?? cd.context;
     let outcome: ConversationOutcome | undefined;
     let started = false;
@@ -85,14 +94,11 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
         return;
       }
       log = log.child({ domain: domainName, secretary: secretary.secretary_uuid });
-      if (secretary.processing_mode !== 'turn_based') {
-        // Streaming (mod_audio_stream) is not built yet; `auto` is meant to fall back, and so does `realtime`
-        // rather than failing the call.
-        log.info({ mode: secretary.processing_mode }, 'realtime media not available: running turn-based');
-      }
       const providers = await buildProviders(deps, secretary, log);
       if (!providers) return;
-      media = new FilesMedia(session, log, deps.clock, { executeMarginMs: marginMs });
+      media =
+        (await fullDuplexMedia(session, secretary, deps, log, marginMs)) ??
+        new FilesMedia(session, log, deps.clock, { executeMarginMs: marginMs });
       deps.onCallStart?.({ callUuid: cd.uniqueId, domainName });
       started = true;
       deadline = armCallDeadline({
@@ -127,7 +133,7 @@ export function createCallHandler(deps: CallHandlerDeps): (session: OutboundSess
       else log.error({ err }, 'call setup failed: failing open');
     } finally {
       deadline?.disarm();
-      media?.dispose();
+      await media?.dispose();
       // The conversation hung up (unless it transferred): a session that never reports it is wedged.
       if (outcome !== undefined && outcome.transferredTo === null) {
         await ensureChannelDown({
@@ -220,4 +226,42 @@ async function buildProviders(
 /** Call uuids come from FreeSWITCH; never let one escape the audio directory. */
 function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64) || 'call';
+}
+
+/**
+ * The streaming media a `realtime` or `auto` secretary asks for, started; undefined means `files` (a
+ * `turn_based` secretary, `media = files`, or a backend that could not start within its first-frame timeout:
+ * nothing has been played yet, so the caller hears no gap beyond that timeout).
+ */
+async function fullDuplexMedia(
+  session: OutboundSession,
+  secretary: SecretaryWithProviders,
+  deps: CallHandlerDeps,
+  log: Logger,
+  marginMs: number,
+): Promise<UnicastMedia | undefined> {
+  if (secretary.processing_mode === 'turn_based' || deps.media === undefined) return undefined;
+  const wanted = secretary.media ?? deps.media.default;
+  if (wanted === 'files') return undefined;
+  if (wanted === 'audio_stream') {
+    log.warn('media audio_stream is not built yet: trying unicast');
+  }
+  // Unicast needs media on the channel: answer first (FilesMedia.answer skips an answered channel).
+  if (session.channel.answerState !== 'answered') {
+    await session.execute('answer', '', { signal: session.hangupSignal, timeoutMs: marginMs });
+  }
+  try {
+    return await startUnicastMedia(
+      session,
+      deps.media.unicast,
+      { silenceThreshold: secretary.silence_threshold },
+      log,
+      deps.clock,
+      session.hangupSignal,
+    );
+  } catch (err) {
+    if (session.hangupSignal.aborted) throw err;
+    log.warn({ err }, 'unicast could not start: this call uses files');
+    return undefined;
+  }
 }

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../core/errors.js';
 import type { Repos } from '../store/repos/index.js';
 import { isUuid } from '../store/repos/helpers.js';
 import type { SecretaryPatch } from '../store/repos/secretaries.js';
-import type { ProcessingMode, ProviderType, SecretaryRow } from '../store/repos/types.js';
+import type { ProcessingMode, ProviderType, SecretaryMedia, SecretaryRow } from '../store/repos/types.js';
 import { parseFlags, printTable, readTextFile, runSubcommand } from './args.js';
 import {
   intFlag,
@@ -25,6 +25,7 @@ export const secretariesHelp = `Usage:
 Settings:
   --greeting TEXT --farewell TEXT --system-prompt TEXT | --system-prompt-file PATH
   --language pt-BR --voice NAME --timezone America/Sao_Paulo --mode turn_based|realtime|auto
+  --media auto|files|unicast|audio_stream|default   (full-duplex backend; default: the daemon's VOICE_AI_MEDIA)
   --stt P --tts P --llm P --realtime P --embeddings P   (provider uuid or name in the domain; "none" clears)
   --transfer-extension N ("none" clears) --max-turns N --max-silent-turns N --record-max-seconds N
   --silence-threshold N --silence-seconds N --idle-timeout-seconds N --max-call-seconds N
@@ -44,6 +45,7 @@ const SETTINGS = {
   voice: { type: 'string' },
   timezone: { type: 'string' },
   mode: { type: 'string' },
+  media: { type: 'string' },
   stt: { type: 'string' },
   tts: { type: 'string' },
   llm: { type: 'string' },
@@ -149,6 +151,7 @@ async function list(argv: string[], config: Config, out: Out): Promise<number> {
       name: s.name,
       enabled: s.is_enabled,
       mode: s.processing_mode,
+      media: s.media ?? '',
       language: s.language,
       stt: name(s.stt_provider_uuid),
       llm: name(s.llm_provider_uuid),
@@ -241,6 +244,16 @@ async function settingsFrom(values: Values, repos: Repos, domain: ResolvedDomain
       throw new InvalidInputError(`--mode: expected one of ${MODES.join(', ')}, got "${mode}"`);
     }
     patch.processing_mode = mode as ProcessingMode;
+  }
+  const media = text('media');
+  if (media !== undefined) {
+    const choices = ['auto', 'files', 'unicast', 'audio_stream'] as const;
+    if (media !== 'default' && !(choices as readonly string[]).includes(media)) {
+      throw new InvalidInputError(
+        `--media: expected one of ${choices.join(', ')} or default, got "${media}"`,
+      );
+    }
+    patch.media = media === 'default' ? null : (media as SecretaryMedia);
   }
   for (const [flag, column, min, max] of INT_SETTINGS) {
     const n = intFlag(text(flag), flag, min, max);

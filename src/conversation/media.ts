@@ -22,7 +22,10 @@ export interface Media {
   answer(signal: AbortSignal): Promise<void>;
   /** Waits for the caller's next turn. */
   listen(opts: ListenOptions, signal: AbortSignal): Promise<Heard>;
-  /** Plays one item to its end, an interruption (barge-in, clear()) or a terminator digit. */
+  /**
+   * Plays one item to its end, an interruption (barge-in, clear()) or a terminator digit. A full-duplex
+   * backend keeps hearing the caller meanwhile: speech that interrupts is the next listen()'s turn.
+   */
   play(item: Playable, signal: AbortSignal): Promise<Played>;
   /** Stops what is playing and drops what is queued. */
   clear(): void;
@@ -63,10 +66,13 @@ export interface Playable {
 }
 
 export interface Played {
+  /** `interrupted` without a digit: the caller spoke over it (barge-in) or clear() stopped it. */
   status: 'done' | 'interrupted' | 'not_found' | 'error';
   /** The DTMF digit that cut it short, if any. */
   digit?: string;
   playedMs: number;
+  /** The item's whole length, when the backend knows it (what share of an interrupted sentence was heard). */
+  durationMs?: number;
 }
 
 /** DTMF during playback or recording: `0` reaches the operator, `*` ends the call. */

@@ -51,9 +51,11 @@ export interface Reply {
   spokenText: string;
   fullText: string;
   toolCalls: { id: string; name: string; arguments: string }[];
-  /** Sentences of the reply that were played. */
+  /** Sentences of the reply that were played (an interrupted one counts). */
   sentences: number;
   terminator?: string;
+  /** The caller spoke over the reply (barge-in): `spokenText` ends where they cut in. */
+  interrupted: boolean;
   llmFirstTokenMs: number | null;
   ttsFirstByteMs: number | null;
   turnMs: number | null;
@@ -74,6 +76,7 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
     fullText: '',
     toolCalls: [],
     sentences: 0,
+    interrupted: false,
     llmFirstTokenMs: null,
     ttsFirstByteMs: null,
     turnMs: null,
@@ -179,6 +182,12 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
           turnCtl.abort(new AbortedError('terminator'));
           return;
         }
+        if (r.status === 'interrupted') {
+          // The caller spoke over "one moment": what they say now is the next turn.
+          reply.interrupted = true;
+          turnCtl.abort(new AbortedError('barge-in'));
+          return;
+        }
       }
     }
     for (;;) {
@@ -188,12 +197,21 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
         reply.turnMs = Math.max(0, Math.round(req.clock.monotonicMs() - req.speechEndedAt));
       const { file, text } = item.value;
       const r = await req.media.play(file === undefined ? { text } : { text, file }, signal);
-      spoken.push(text);
       if (r.digit !== undefined) {
+        spoken.push(text);
         reply.terminator = r.digit;
         turnCtl.abort(new AbortedError('terminator'));
         return;
       }
+      if (r.status === 'interrupted') {
+        // Barge-in: the caller heard this sentence up to where they cut in; the rest of the reply is dropped.
+        const heard = heardPart(text, r.playedMs, r.durationMs);
+        if (heard !== '') spoken.push(heard);
+        reply.interrupted = true;
+        turnCtl.abort(new AbortedError('barge-in'));
+        return;
+      }
+      spoken.push(text);
       next = files.next();
     }
   };
@@ -209,6 +227,19 @@ export async function streamReply(req: ReplyRequest): Promise<Reply> {
   reply.sentences = spoken.length;
   if (req.signal.aborted)
     throw req.signal.reason instanceof Error ? req.signal.reason : new AbortedError('call ended');
-  if (failure !== undefined && reply.terminator === undefined) throw failure;
+  if (failure !== undefined && reply.terminator === undefined && !reply.interrupted) throw failure;
   return reply;
+}
+
+/**
+ * The words of `text` a caller heard in `playedMs` of its `durationMs`, with an ellipsis when cut; the whole
+ * sentence when the length is unknown (better to keep a word too many in the history than lose the sentence).
+ */
+export function heardPart(text: string, playedMs: number, durationMs: number | undefined): string {
+  if (durationMs === undefined || durationMs <= 0) return text;
+  const share = Math.max(0, Math.min(1, playedMs / durationMs));
+  if (share >= 0.95) return text;
+  const words = text.split(/\s+/).filter((w) => w !== '');
+  const n = Math.floor(words.length * share);
+  return n === 0 ? '' : `${words.slice(0, n).join(' ')}…`;
 }

@@ -72,6 +72,8 @@ export interface ReplyReport {
   sentences: number;
   toolCalls: readonly ToolCall[];
   action: ToolAction;
+  /** The caller spoke over it: `text` is what they heard. */
+  interrupted: boolean;
   llmFirstTokenMs: number | null;
   ttsFirstByteMs: number | null;
   /** From the caller's end of speech to the end of the reply. */
@@ -132,8 +134,9 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
     secretaryUuid: sec.secretaryUuid,
     callUuid: media.callUuid,
     caller: deps.caller,
-    // What the call really runs: until the full-duplex engine lands, every call is turn based.
-    processingMode: 'turn_based',
+    // What the call really runs: half duplex on files and the console, the full-duplex cascade otherwise
+    // (`realtime`, speech to speech, comes with its providers).
+    processingMode: media.kind === 'files' || media.kind === 'text' ? 'turn_based' : 'auto',
   });
   const conversationUuid = transcript.conversationUuid;
   const history: ChatMessage[] = [];
@@ -291,7 +294,9 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
         clock,
         log: callLog,
       });
-      const spoken = reply.spokenText || reply.fullText;
+      // Cut short (a digit, the caller speaking over it): only what the caller heard. Otherwise the reply.
+      const cut = reply.interrupted || reply.terminator !== undefined;
+      const spoken = cut ? reply.spokenText : reply.spokenText || reply.fullText;
       const llmVendor = servedBy(providers.llm).vendor;
       const ttsVendor = tts ? servedBy(tts).vendor : undefined;
       if (spoken !== '') {
@@ -303,6 +308,7 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
             ? {}
             : { tts_provider: ttsVendor, tts_first_byte_ms: reply.ttsFirstByteMs }),
           turn_ms: reply.turnMs,
+          ...(reply.interrupted ? { interrupted: true } : {}),
         });
       }
       deps.onTurn?.({
@@ -312,7 +318,9 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
         ttsFirstByteMs: reply.ttsFirstByteMs,
         turnMs: reply.turnMs,
       });
-      for (const call of reply.toolCalls)
+      // A reply the caller talked over is not acted on: they said something else, which comes next.
+      const toolCalls = reply.interrupted ? [] : reply.toolCalls;
+      for (const call of toolCalls)
         message('tool', JSON.stringify({ name: call.name, arguments: call.arguments }));
       callLog.info(
         {
@@ -320,21 +328,23 @@ export async function runConversation(deps: ConversationDeps): Promise<Conversat
           llmFirstTokenMs: reply.llmFirstTokenMs,
           ttsFirstByteMs: reply.ttsFirstByteMs,
           turnMs: reply.turnMs,
-          tools: reply.toolCalls.map((c) => c.name),
+          tools: toolCalls.map((c) => c.name),
+          interrupted: reply.interrupted,
           pii: { text: spoken },
         },
-        'secretary replied',
+        reply.interrupted ? 'caller interrupted the secretary' : 'secretary replied',
       );
       const action = actionFor(
-        reply.toolCalls.map((c) => c.name),
+        toolCalls.map((c) => c.name),
         canTransfer,
       );
       deps.onReply?.({
         turn,
         text: spoken,
         sentences: reply.sentences,
-        toolCalls: reply.toolCalls,
+        toolCalls,
         action,
+        interrupted: reply.interrupted,
         llmFirstTokenMs: reply.llmFirstTokenMs,
         ttsFirstByteMs: reply.ttsFirstByteMs,
         totalMs: Math.max(0, Math.round(clock.monotonicMs() - t.speechEndedAt)),

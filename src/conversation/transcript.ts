@@ -4,7 +4,9 @@ import type { ConversationResolution, MediaBackend, MessageRole, QueuedRow } fro
 
 export type MessageLatency = Partial<
   Record<'stt_provider' | 'llm_provider' | 'tts_provider', string> &
-    Record<'stt_ms' | 'llm_first_token_ms' | 'tts_first_byte_ms' | 'turn_ms', number | null>
+    Record<'stt_ms' | 'llm_first_token_ms' | 'tts_first_byte_ms' | 'turn_ms', number | null> & {
+      interrupted: boolean;
+    }
 >;
 
 /**
@@ -69,6 +71,7 @@ export class Transcript {
         llm_first_token_ms: ms(extra.llm_first_token_ms),
         tts_first_byte_ms: ms(extra.tts_first_byte_ms),
         turn_ms: ms(extra.turn_ms),
+        interrupted: extra.interrupted ?? false,
         created_at: new Date(this.#clock.now()).toISOString(),
       },
     });

@@ -188,6 +188,21 @@ export class OutboundSession extends EventEmitter<OutboundSessionEvents> {
     await this.conn.command(`sendmsg\ncall-command: hangup\nhangup-cause: ${cause}`, options);
   }
 
+  /**
+   * Sends `sendmsg` with these headers (e.g. `call-command: unicast`) and resolves on its reply. FreeSWITCH
+   * answers +OK to a unicast even when it could not bind: the caller must check that media flows.
+   */
+  async sendmsg(headers: Readonly<Record<string, string>>, options: CommandOptions = {}): Promise<void> {
+    if (this.hangupSignal.aborted) throw this.hangupError();
+    const lines = ['sendmsg'];
+    for (const [k, v] of Object.entries(headers)) {
+      if (!/^[A-Za-z0-9-]+$/.test(k) || /[\r\n]/.test(v))
+        throw new InvalidInputError(`sendmsg header ${JSON.stringify(k)} must be one line`);
+      lines.push(`${k}: ${v}`);
+    }
+    await this.conn.command(lines.join('\n'), options);
+  }
+
   /** Adds event subscriptions in the session's format (CUSTOM subclasses last). */
   async subscribe(events: readonly string[], options: CommandOptions = {}): Promise<void> {
     await this.conn.command(subscribeCommand(this.format, events), options);

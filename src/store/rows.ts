@@ -82,6 +82,7 @@ const MESSAGE_TYPES = {
   llm_first_token_ms: 'integer',
   tts_first_byte_ms: 'integer',
   turn_ms: 'integer',
+  interrupted: 'boolean',
   created_at: 'timestamptz',
 } as const satisfies Record<keyof MessageRow, string>;
 
@@ -120,7 +121,7 @@ export function isQueuedRow(value: unknown): value is QueuedRow {
   const columns = COLUMNS[type as QueuedRowType];
   return columns.every((c) => {
     const v = (row as Record<string, unknown>)[c];
-    return v === null || typeof v === 'string' || typeof v === 'number';
+    return v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
   });
 }
 
@@ -137,15 +138,17 @@ const LEGACY_COLUMNS: readonly (readonly [string, string])[] = [
 ];
 
 /**
- * Renames the pre-009 keys of a parsed spool line in place, and gives an end row spooled before 011 its
- * media_backend (unknown: null); the spool calls it before isQueuedRow.
+ * Renames the pre-009 keys of a parsed spool line in place, and gives rows spooled before 011 the columns it
+ * added (an end row's media_backend: unknown, null; a message's interrupted: false); the spool calls it before
+ * isQueuedRow.
  */
 export function upgradeLegacyColumns(value: unknown): void {
   const row = (value as { row?: unknown } | null)?.row;
   if (typeof row !== 'object' || row === null) return;
   const r = row as Record<string, unknown>;
-  if ((value as { type?: unknown }).type === 'conversation_end' && !Object.hasOwn(r, 'media_backend'))
-    r.media_backend = null;
+  const type = (value as { type?: unknown }).type;
+  if (type === 'conversation_end' && !Object.hasOwn(r, 'media_backend')) r.media_backend = null;
+  if (type === 'message' && !Object.hasOwn(r, 'interrupted')) r.interrupted = false;
   for (const [old, now] of LEGACY_COLUMNS) {
     if (Object.hasOwn(r, old) && !Object.hasOwn(r, now)) {
       r[now] = r[old];
@@ -223,7 +226,13 @@ function unnestOf(types: Record<string, string>): { columns: string; unnest: str
   const cols = Object.keys(types);
   return {
     columns: cols.join(', '),
-    unnest: `unnest(${cols.map((c, i) => `$${i + 1}::${types[c] ?? 'text'}[]`).join(', ')})`,
+    // A boolean column goes as text ('t'/'f', see arrays()): postgres.js serializes a parameter by the type
+    // the server describes, and its boolean serializer turns any string into 'f'.
+    unnest: `unnest(${cols
+      .map((c, i) =>
+        types[c] === 'boolean' ? `$${i + 1}::text[]::boolean[]` : `$${i + 1}::${types[c] ?? 'text'}[]`,
+      )
+      .join(', ')})`,
   };
 }
 
@@ -241,11 +250,19 @@ const APPLY_ENDS = `update v_voice_conversations c set
   where c.conversation_uuid = v.conversation_uuid and c.domain_uuid = v.domain_uuid
   returning c.conversation_uuid`;
 
-type Value = string | number | null;
+type Value = string | number | boolean | null;
 
-/** Column-major parameters: one array per column, in column order. */
+/**
+ * Column-major parameters: one array per column, in column order. Booleans go as 't'/'f' text (cast back in
+ * unnestOf): postgres.js sends a JS boolean array as a scalar ("cannot cast type boolean to boolean[]").
+ */
 function arrays<C extends string>(rows: readonly Record<C, Value>[], columns: readonly C[]): Value[][] {
-  return columns.map((c) => rows.map((r) => r[c]));
+  return columns.map((c) =>
+    rows.map((r) => {
+      const v = r[c];
+      return typeof v === 'boolean' ? (v ? 't' : 'f') : v;
+    }),
+  );
 }
 
 /** Anything a statement can run on: the pool or a transaction. */

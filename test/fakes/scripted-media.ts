@@ -14,8 +14,8 @@ export type ScriptedTurn = Heard | { type: 'hangup' };
 
 export interface PlayedItem extends Playable {
   status: Played['status'];
-  /** With a WAV: its length, read from the file the engine produced. */
-  durationMs?: number;
+  /** With a WAV: its length, read from the file the engine produced; for text, 60 ms a character. */
+  durationMs: number;
 }
 
 export interface ScriptedMediaOptions {
@@ -25,6 +25,11 @@ export interface ScriptedMediaOptions {
   sampleRateHz?: number;
   /** Returns a digit to cut this item short with, as a caller pressing a key during it. */
   digitDuring?: (item: Playable, index: number) => string | undefined;
+  /**
+   * The caller speaks over this item (a full-duplex backend's barge-in) after this share of it (0-1): it
+   * resolves interrupted with that much played. The speech itself is the next scripted turn.
+   */
+  bargeInDuring?: (item: Playable, index: number) => number | undefined;
 }
 
 export class ScriptedMedia implements Media {
@@ -73,13 +78,15 @@ export class ScriptedMedia implements Media {
   async play(item: Playable, signal: AbortSignal): Promise<Played> {
     signal.throwIfAborted();
     if (this.speaks && item.file === undefined) throw new Error(`no audio for "${item.text}"`);
-    const durationMs = item.file === undefined ? undefined : await wavMs(item.file);
+    // Text has no audio: a stand-in length of 60 ms per character, so a share of it means something.
+    const durationMs = item.file === undefined ? item.text.length * 60 : await wavMs(item.file);
     const digit = this.#opts.digitDuring?.(item, this.played.length);
-    const status = digit === undefined ? 'done' : 'interrupted';
-    this.played.push({ ...item, status, ...(durationMs === undefined ? {} : { durationMs }) });
-    return digit === undefined
-      ? { status, playedMs: durationMs ?? 0 }
-      : { status, digit, playedMs: Math.round((durationMs ?? 0) / 2) };
+    const share = digit === undefined ? this.#opts.bargeInDuring?.(item, this.played.length) : undefined;
+    const status = digit === undefined && share === undefined ? 'done' : 'interrupted';
+    this.played.push({ ...item, status, durationMs });
+    if (digit !== undefined) return { status, digit, playedMs: Math.round(durationMs / 2), durationMs };
+    if (share !== undefined) return { status, playedMs: Math.round(durationMs * share), durationMs };
+    return { status, playedMs: durationMs, durationMs };
   }
 
   clear(): void {}

@@ -53,6 +53,7 @@ export function conversation(
         llm_first_token_ms: seq % 2 === 1 ? 300 : null,
         tts_first_byte_ms: seq % 2 === 1 ? 80 : null,
         turn_ms: seq % 2 === 1 ? 900 : null,
+        interrupted: seq === 3,
         created_at: new Date(t0 + seq * 1000).toISOString(),
       },
     });

@@ -17,6 +17,7 @@ import {
   type ReplyReport,
   type SecretaryProfile,
 } from '../../src/conversation/session.js';
+import { heardPart } from '../../src/conversation/reply.js';
 import { PromptCache } from '../../src/conversation/speech.js';
 import { createOpenAiLlm } from '../../src/providers/llm/openai.js';
 import { createOpenAiTts } from '../../src/providers/tts/openai.js';
@@ -233,6 +234,55 @@ describe('the conversation engine over a scripted media', () => {
     expect(r.messages.at(-1)).toEqual([1, 'assistant', 'Primeira frase.']);
   });
 
+  it('barge-in: the reply stops where the caller cut in; history and rows keep only what they heard', async () => {
+    ai.script(
+      'chat',
+      {
+        type: 'chat',
+        text: 'Temos três unidades na cidade. A primeira fica no centro, perto da praça. A segunda no bairro.',
+        toolCalls: [{ name: 'end_call', arguments: { reason: 'done' } }],
+      },
+      { type: 'chat', text: 'Claro, a do centro.' },
+    );
+    const { media, outcome, replies } = await converse({
+      turns: [said('Onde ficam?'), said('Só a do centro.')],
+      bargeInDuring: (item) => (item.text.startsWith('A primeira') ? 0.5 : undefined),
+    });
+    // The rest of the reply is never played, and its end_call is not acted on: the caller is heard next.
+    expect(media.texts).toEqual([
+      'Olá, aqui é a Ana.',
+      'Temos três unidades na cidade.',
+      'A primeira fica no centro, perto da praça.',
+      'Claro, a do centro.',
+      'Até logo!',
+    ]);
+    expect(replies[0]).toMatchObject({
+      interrupted: true,
+      text: 'Temos três unidades na cidade. A primeira fica no…',
+      action: { type: 'none' },
+    });
+    expect(outcome).toMatchObject({ resolution: 'completed', turns: 2 });
+    const second = ai.requests.filter((r) => r.route === 'chat')[1]?.body as {
+      messages: { role: string; content: string }[];
+    };
+    expect(second.messages.slice(1).map((m) => m.content)).toEqual([
+      'Onde ficam?',
+      'Temos três unidades na cidade. A primeira fica no…',
+      'Só a do centro.',
+    ]);
+    const stored = await sql<{ turn: number; role: string; content: string; interrupted: boolean }[]>`
+      SELECT turn, role, content, interrupted FROM v_voice_messages
+      WHERE domain_uuid = ${domain.domain_uuid} AND conversation_uuid = ${outcome.conversationUuid} ORDER BY seq`;
+    expect(stored.map((m) => [m.turn, m.role, m.interrupted])).toEqual([
+      [0, 'assistant', false],
+      [1, 'user', false],
+      [1, 'assistant', true],
+      [2, 'user', false],
+      [2, 'assistant', false],
+    ]);
+    expect(stored[2]?.content).toBe('Temos três unidades na cidade. A primeira fica no…');
+  });
+
   it('asks whether the caller is still there, then says goodbye after max_silent_turns', async () => {
     const { media, outcome } = await converse({
       turns: [
@@ -286,5 +336,14 @@ describe('the conversation engine over a scripted media', () => {
     expect(media.listens).toBe(2);
     expect(media.texts.slice(-1)).toEqual([PT.transferring]);
     expect(outcome).toMatchObject({ resolution: 'max_turns', turns: 2, transferredTo: '1001' });
+  });
+});
+
+describe('heardPart', () => {
+  it('keeps the share of words played, with an ellipsis, the whole sentence when the length is unknown', () => {
+    expect(heardPart('um dois três quatro', 500, 1000)).toBe('um dois…');
+    expect(heardPart('um dois três quatro', 990, 1000)).toBe('um dois três quatro');
+    expect(heardPart('um dois três quatro', 100, 1000)).toBe('');
+    expect(heardPart('um dois três quatro', 100, undefined)).toBe('um dois três quatro');
   });
 });

@@ -31,6 +31,7 @@ const SETTABLE: readonly (keyof Settable)[] = [
   'max_call_seconds',
   'transfer_extension',
   'timezone',
+  'media',
 ];
 
 const PROVIDER_SLOTS: readonly [keyof Settable, ProviderType][] = [

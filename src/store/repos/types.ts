@@ -14,7 +14,7 @@ export type JsonObject = { [key: string]: Json };
 export const PROVIDER_TYPES = ['stt', 'tts', 'llm', 'embeddings', 'realtime'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 export type ProcessingMode = 'turn_based' | 'realtime' | 'auto';
-/** The media a conversation ran on (v_voice_conversations.media_backend, migration 011). */
+/** The media a conversation ran on (v_voice_conversations.media_backend, migration 011_media). */
 export type MediaBackend = 'files' | 'unicast' | 'audio_stream' | 'text';
 
 /** FusionPBX's v_domains (read only; FusionPBX owns it). */
@@ -73,9 +73,13 @@ export interface SecretaryRow {
   max_call_seconds: number;
   transfer_extension: string | null;
   timezone: string;
+  /** The media backend a full-duplex call asks for; null takes VOICE_AI_MEDIA (migration 011_media). */
+  media: SecretaryMedia | null;
   created_at: Date;
   updated_at: Date;
 }
+
+export type SecretaryMedia = 'auto' | 'files' | 'unicast' | 'audio_stream';
 
 /** A secretary with the names of the providers it points at (null when unset or not in its domain). */
 export interface SecretaryWithProviders extends SecretaryRow {
@@ -129,6 +133,8 @@ export interface MessageRow {
   llm_first_token_ms: number | null;
   tts_first_byte_ms: number | null;
   turn_ms: number | null;
+  /** The caller cut this reply short; `content` is what they heard (migration 011_media). */
+  interrupted: boolean;
   created_at: Date;
 }
 

@@ -1,0 +1,298 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { scaledSilenceThreshold } from '../audio/energy.js';
+import { resample } from '../audio/resample.js';
+import { parseWav } from '../audio/wav.js';
+import type { Clock } from '../core/clock.js';
+import { CallHangupError } from '../core/errors.js';
+import {
+  TERMINATORS,
+  type Heard,
+  type ListenOptions,
+  type Media,
+  type Playable,
+  type Played,
+} from '../conversation/media.js';
+import type { OutboundSession } from '../esl/index.js';
+import {
+  createEndpointer,
+  energyClassifier,
+  type Endpointer,
+  type EndpointerOptions,
+} from '../media/endpointer.js';
+import { openUnicastEndpoint, unicastCommand, type UnicastEndpoint } from '../media/unicast.js';
+
+export interface UnicastSettings {
+  /** Our address (FreeSWITCH's remote-ip) and our port range. */
+  bind: string;
+  ports: { min: number; max: number };
+  /** FreeSWITCH's address (its local-ip): the only source accepted. */
+  freeswitchIp: string;
+  /** No caller frame this long after the unicast command: FreeSWITCH could not bind; use files. */
+  firstFrameTimeoutMs: number;
+}
+
+export interface UnicastListening {
+  /** The secretary's threshold at 8 kHz (FreeSWITCH's measure), scaled to the channel rate here. */
+  silenceThreshold: number;
+  /** Caller speech while the secretary speaks stops the playout (default on). */
+  bargeIn?: boolean;
+  endpointer?: Omit<EndpointerOptions, 'sampleRateHz' | 'classify'>;
+  /** A listen with no speech starting this long is a silent turn. Default 5000 ms. */
+  noInputMs?: number;
+}
+
+/** Caller turns waiting for listen(); more than this and the oldest is dropped (a caller talking to no one). */
+const MAX_PENDING_TURNS = 4;
+
+/**
+ * Starts unicast on the call and returns the media, or undefined when FreeSWITCH sent nothing within the
+ * first-frame timeout (its reply is +OK even when it could not bind). Then nothing was played or recorded on
+ * the channel, so the call can still go on `files`; a second unicast would not work anyway (reference §2a).
+ * The channel must be answered first (unicast needs media) and still parked in the socket app.
+ */
+export async function startUnicastMedia(
+  session: OutboundSession,
+  settings: UnicastSettings,
+  listening: UnicastListening,
+  log: Logger,
+  clock: Clock,
+  signal: AbortSignal,
+): Promise<UnicastMedia | undefined> {
+  const rate = session.channel.readRateHz === 16000 ? 16000 : session.channel.readRateHz === 8000 ? 8000 : 0;
+  if (rate === 0) {
+    log.info({ readRateHz: session.channel.readRateHz }, 'unicast needs an 8 or 16 kHz channel: using files');
+    return undefined;
+  }
+  const endpoint = await openUnicastEndpoint({
+    bindHost: settings.bind,
+    portRange: settings.ports,
+    freeswitchHost: settings.freeswitchIp,
+    sampleRateHz: rate,
+    log,
+  });
+  // FreeSWITCH binds the same offset in the range right above ours: one pair per call, no coordination.
+  const fsPort = endpoint.localPort + (settings.ports.max - settings.ports.min + 1);
+  try {
+    await session.sendmsg(unicastCommand(endpoint, { ip: settings.freeswitchIp, port: fsPort }), { signal });
+    const flowing = await endpoint.firstFrame(settings.firstFrameTimeoutMs, signal);
+    if (!flowing) {
+      log.warn(
+        { localPort: endpoint.localPort, freeswitchPort: fsPort, waitedMs: settings.firstFrameTimeoutMs },
+        'unicast sent no audio: FreeSWITCH could not start it; this call uses files',
+      );
+      await endpoint.close();
+      return undefined;
+    }
+  } catch (err) {
+    await endpoint.close();
+    throw err;
+  }
+  log.info({ localPort: endpoint.localPort, freeswitchPort: fsPort, rateHz: rate }, 'unicast media started');
+  return new UnicastMedia(session, endpoint, listening, log, clock);
+}
+
+/**
+ * The `unicast` backend: the caller's frames arrive over UDP and run through the endpointer all call long,
+ * the secretary's speech goes out as paced datagrams. Full duplex: the caller is heard while the secretary
+ * speaks, and speech of at least `bargeInMs` stops the playout at once (barge-in). Once a call is on unicast
+ * nothing may run playback, record or speak on the channel (any of them ends unicast for good), so every
+ * phrase goes out as datagrams too.
+ */
+export class UnicastMedia implements Media {
+  readonly kind = 'unicast' as const;
+  readonly speaks = true;
+  readonly callUuid: string;
+  readonly sampleRateHz: number;
+  readonly #session: OutboundSession;
+  readonly #endpoint: UnicastEndpoint;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #endpointer: Endpointer;
+  readonly #bargeIn: boolean;
+  readonly #noInputMs: number;
+  readonly #pending: Heard[] = [];
+  #wake: (() => void) | undefined;
+  /** Set while a play() runs: how it was cut short. */
+  #playing: { digit?: string; bargedIn: boolean } | undefined;
+  /** The utterance under way began while the secretary spoke and did not barge in: a backchannel, dropped. */
+  #overTalk = false;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    session: OutboundSession,
+    endpoint: UnicastEndpoint,
+    listening: UnicastListening,
+    log: Logger,
+    clock: Clock,
+  ) {
+    this.#session = session;
+    this.#endpoint = endpoint;
+    this.#log = log;
+    this.#clock = clock;
+    this.callUuid = session.channel.uniqueId;
+    this.sampleRateHz = endpoint.sampleRateHz;
+    this.#bargeIn = listening.bargeIn ?? true;
+    this.#noInputMs = listening.noInputMs ?? 5000;
+    this.#endpointer = createEndpointer({
+      ...listening.endpointer,
+      sampleRateHz: this.sampleRateHz,
+      classify: energyClassifier(scaledSilenceThreshold(listening.silenceThreshold, this.sampleRateHz)),
+    });
+    this.#unsubscribe = endpoint.onFrame((frame) => this.#onFrame(frame));
+    session.on('dtmf', this.#onDtmf);
+  }
+
+  get hangupSignal(): AbortSignal {
+    return this.#session.hangupSignal;
+  }
+
+  /** Answered before unicast started (startUnicastMedia). */
+  async answer(): Promise<void> {}
+
+  #onFrame(frame: Int16Array): void {
+    for (const ev of this.#endpointer.push(frame)) {
+      switch (ev.type) {
+        case 'speech_start':
+          this.#overTalk = this.#playing !== undefined;
+          break;
+        case 'barge_in':
+          if (this.#playing !== undefined && this.#bargeIn) {
+            this.#playing.bargedIn = true;
+            this.#overTalk = false;
+            this.#endpoint.clear();
+            this.#log.info({ speechMs: ev.atMs - ev.speechStartedAtMs }, 'barge-in: playout stopped');
+          }
+          break;
+        case 'end_of_turn': {
+          if (this.#overTalk) {
+            this.#overTalk = false;
+            this.#log.debug({ voicedMs: ev.voicedMs }, 'speech over the secretary below barge-in: ignored');
+            break;
+          }
+          // The endpointer decided `atMs - speechEndedAtMs` after the caller stopped: count from the stop.
+          const speechEndedAt = this.#clock.monotonicMs() - (ev.atMs - ev.speechEndedAtMs);
+          this.#push({
+            type: 'audio',
+            audio: { samples: ev.samples, sampleRateHz: this.sampleRateHz },
+            speechEndedAt,
+            listenedMs: ev.atMs - ev.startedAtMs,
+          });
+          break;
+        }
+        case 'noise':
+          this.#overTalk = false;
+          break;
+      }
+    }
+  }
+
+  readonly #onDtmf = (digit: string): void => {
+    if (!TERMINATORS.includes(digit)) return;
+    if (this.#playing !== undefined) {
+      this.#playing.digit ??= digit;
+      this.#endpoint.clear();
+      return;
+    }
+    this.#push({ type: 'digit', digit });
+  };
+
+  #push(h: Heard): void {
+    if (this.#pending.length >= MAX_PENDING_TURNS) {
+      this.#pending.shift();
+      this.#log.warn('caller turns piling up unheard: dropped the oldest');
+    }
+    this.#pending.push(h);
+    this.#wake?.();
+  }
+
+  async listen(_opts: ListenOptions, signal: AbortSignal): Promise<Heard> {
+    const started = this.#clock.monotonicMs();
+    for (;;) {
+      const next = this.#pending.shift();
+      if (next !== undefined) return next;
+      signal.throwIfAborted();
+      if (this.#session.hangupSignal.aborted) throw new CallHangupError('call hung up');
+      const waited = this.#clock.monotonicMs() - started;
+      // Speech under way is waited for whatever the no-input timer says.
+      if (waited >= this.#noInputMs && !this.#endpointer.inSpeech) {
+        return { type: 'silence', listenedMs: Math.round(waited) };
+      }
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          this.#session.hangupSignal.removeEventListener('abort', done);
+          this.#wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(20, this.#noInputMs - waited));
+        this.#wake = done;
+        signal.addEventListener('abort', done, { once: true });
+        this.#session.hangupSignal.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
+  async play(item: Playable, signal: AbortSignal): Promise<Played> {
+    if (item.file === undefined) return { status: 'not_found', playedMs: 0 };
+    let samples: Int16Array;
+    try {
+      const wav = parseWav(await readFile(item.file));
+      samples =
+        wav.sampleRateHz === this.sampleRateHz
+          ? wav.samples
+          : resample(wav.samples, wav.sampleRateHz, this.sampleRateHz);
+    } catch (err) {
+      this.#log.warn({ err, file: item.file }, 'prompt unreadable: not played');
+      return { status: 'error', playedMs: 0 };
+    }
+    const durationMs = Math.round((samples.length * 1000) / this.sampleRateHz);
+    const state: { digit?: string; bargedIn: boolean } = { bargedIn: false };
+    this.#playing = state;
+    try {
+      const r = await this.#endpoint.play(samples, signal);
+      signal.throwIfAborted();
+      if (this.#session.hangupSignal.aborted) throw new CallHangupError('call hung up');
+      const playedMs = Math.round(r.playedMs);
+      if (state.digit !== undefined)
+        return { status: 'interrupted', digit: state.digit, playedMs, durationMs };
+      if (r.interrupted || state.bargedIn) return { status: 'interrupted', playedMs, durationMs };
+      return { status: 'done', playedMs, durationMs };
+    } finally {
+      this.#playing = undefined;
+    }
+  }
+
+  clear(): void {
+    this.#endpoint.clear();
+  }
+
+  async transfer(destination: string, context: string, signal: AbortSignal): Promise<void> {
+    // The transfer ends unicast on FreeSWITCH's side; ours closes with the media.
+    this.#endpoint.clear();
+    try {
+      await this.#session.execute('transfer', `${destination} XML ${context}`, { signal, timeoutMs: 10_000 });
+    } catch (err) {
+      // The transfer takes the channel out of our socket: the session ending now is the success case.
+      if (!(err instanceof CallHangupError)) throw err;
+    }
+  }
+
+  async hangup(cause = 'NORMAL_CLEARING'): Promise<void> {
+    this.#endpoint.clear();
+    try {
+      await this.#session.hangup(cause);
+    } catch (err) {
+      if (!this.#session.hangupSignal.aborted) throw err;
+    }
+  }
+
+  /** Releases the UDP port and the session listener. */
+  async dispose(): Promise<void> {
+    this.#unsubscribe();
+    this.#session.off('dtmf', this.#onDtmf);
+    this.#wake?.();
+    await this.#endpoint.close();
+  }
+}
