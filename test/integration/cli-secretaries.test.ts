@@ -62,6 +62,8 @@ describe('voice-ai secretaries', () => {
       'nova',
       '--mode',
       'turn_based',
+      '--media',
+      'unicast',
       '--stt',
       stt,
       '--llm',
@@ -89,6 +91,7 @@ describe('voice-ai secretaries', () => {
       language: 'pt-BR',
       voice: 'nova',
       processing_mode: 'turn_based',
+      media: 'unicast',
       stt_provider_uuid: stt,
       llm_provider_uuid: llm,
       tts_provider_uuid: tts,
@@ -101,8 +104,20 @@ describe('voice-ai secretaries', () => {
     const list = await runCli(['secretaries', 'list', '--domain', d.domain_name]);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(
-      /8000\s+Recepção\s+true\s+turn_based\s+pt-BR\s+ollama\s+ollama\s+espeak\s+1001/,
+      /8000\s+Recepção\s+true\s+turn_based\s+unicast\s+pt-BR\s+ollama\s+ollama\s+espeak\s+1001/,
     );
+    // `default` hands the choice back to the daemon's VOICE_AI_MEDIA.
+    const back = await runCli([
+      'secretaries',
+      'update',
+      '8000',
+      '--domain',
+      d.domain_name,
+      '--media',
+      'default',
+    ]);
+    expect(back.code).toBe(0);
+    expect((await secretaries.findByExtension(d.domain_uuid, '8000'))?.media).toBeNull();
     const json = JSON.parse(
       (await runCli(['secretaries', 'list', '--domain', d.domain_uuid, '--json'])).stdout,
     ) as { extension: string; stt_provider_uuid: string }[];
@@ -199,6 +214,10 @@ describe('voice-ai secretaries', () => {
       /--max-turns: expected an integer between 1 and 200/,
     ],
     [['--extension', '8000', '--name', 'X', '--timezone', 'Mars/Olympus'], /unknown time zone/],
+    [
+      ['--extension', '8000', '--name', 'X', '--media', 'rtp'],
+      /--media: expected one of auto, files, unicast, audio_stream or default/,
+    ],
     [['--extension', '8000', '--name', 'X', '--stt', 'nosuch'], /no stt provider named "nosuch"/],
     [['--extension', '8000', '--name', 'X', '--language', 'português'], /--language/],
   ])('add refuses %j (exit 2, nothing written)', async (args, message) => {

@@ -42,6 +42,42 @@ describe('configuration', () => {
       statementTimeoutMs: 30_000,
     });
     expect(c.logPii).toBe(false);
+    // Unicast binds loopback and accepts audio from loopback only, unless told otherwise.
+    expect(c.media).toEqual({
+      default: 'auto',
+      unicastBind: '127.0.0.1',
+      unicastPorts: { min: 40000, max: 40999 },
+      unicastFreeswitchIp: '127.0.0.1',
+      firstFrameTimeoutMs: 500,
+    });
+  });
+
+  it('refuses a media setting, a unicast port range or address it cannot use', () => {
+    const problems = (env: Record<string, string>): readonly string[] => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    expect(problems({ VOICE_AI_MEDIA: 'rtp' })).toEqual([
+      'VOICE_AI_MEDIA: expected one of auto, files, unicast, audio_stream, got "rtp"',
+    ]);
+    for (const ports of ['40000', '500-600', '41000-40000', '60000-65000']) {
+      expect(problems({ VOICE_AI_UNICAST_PORTS: ports })).toEqual([
+        expect.stringMatching(/^VOICE_AI_UNICAST_PORTS: expected MIN-MAX/),
+      ]);
+    }
+    expect(problems({ VOICE_AI_UNICAST_FREESWITCH_IP: 'fs.example.com' })).toEqual([
+      'VOICE_AI_UNICAST_FREESWITCH_IP: expected an IP address, got "fs.example.com"',
+    ]);
+    expect(
+      loadConfig({ VOICE_AI_UNICAST_PORTS: '20000-20099', VOICE_AI_MEDIA: 'files' }).media,
+    ).toMatchObject({
+      default: 'files',
+      unicastPorts: { min: 20000, max: 20099 },
+    });
   });
 
   it('serves the directory stale for an hour by default while the database is away; 0 turns it off', () => {
