@@ -93,16 +93,19 @@ export class FilesMedia implements Media {
     const threshold = scaledSilenceThreshold(opts.silenceThreshold, this.sampleRateHz);
     const arg = `${opts.file} ${opts.maxSeconds} ${threshold} ${opts.silenceSeconds}`;
     const r = await this.#exec('record', arg, signal, opts.maxSeconds * 1000);
-    // FreeSWITCH's record ends after silence_seconds of silence: the caller stopped that long ago.
     const endedAt = this.#clock.monotonicMs();
     const listenedMs = Number.parseInt(r.variables['record_ms'] ?? '0', 10) || 0;
+    // FreeSWITCH's record ends after silence_seconds of silence: the caller stopped that long ago (unless
+    // the recording ran into its length limit), and dead air counts from there.
+    const bySilence = listenedMs < opts.maxSeconds * 1000 - 250;
+    const speechEndedAt = bySilence ? endedAt - opts.silenceSeconds * 1000 : endedAt;
     const digit = this.#terminator(r);
     if (digit !== undefined) return { type: 'digit', digit };
     const audio = await this.#readRecording(opts.file);
     if (!audio || !hasSpeech(audio.samples, audio.sampleRateHz, { threshold: opts.silenceThreshold })) {
       return { type: 'silence', listenedMs };
     }
-    return { type: 'audio', audio, speechEndedAt: endedAt, listenedMs };
+    return { type: 'audio', audio, speechEndedAt, listenedMs };
   }
 
   async #readRecording(file: string): Promise<{ samples: Int16Array; sampleRateHz: number } | undefined> {

@@ -17,6 +17,7 @@ import type { OutboundSession } from '../esl/index.js';
 import {
   createEndpointer,
   energyClassifier,
+  type EndpointEvent,
   type Endpointer,
   type EndpointerOptions,
 } from '../media/endpointer.js';
@@ -44,6 +45,8 @@ export interface UnicastListening {
 
 /** Caller turns waiting for listen(); more than this and the oldest is dropped (a caller talking to no one). */
 const MAX_PENDING_TURNS = 4;
+/** No caller frame for this long while listening: FreeSWITCH stopped sending (the unicast ended). */
+const FRAMES_STOPPED_MS = 2000;
 
 /**
  * Starts unicast on the call and returns the media, or undefined when FreeSWITCH sent nothing within the
@@ -117,6 +120,7 @@ export class UnicastMedia implements Media {
   #playing: { digit?: string; bargedIn: boolean } | undefined;
   /** The utterance under way began while the secretary spoke and did not barge in: a backchannel, dropped. */
   #overTalk = false;
+  #lastFrameAt: number;
   readonly #unsubscribe: () => void;
 
   constructor(
@@ -139,6 +143,7 @@ export class UnicastMedia implements Media {
       sampleRateHz: this.sampleRateHz,
       classify: energyClassifier(scaledSilenceThreshold(listening.silenceThreshold, this.sampleRateHz)),
     });
+    this.#lastFrameAt = clock.monotonicMs();
     this.#unsubscribe = endpoint.onFrame((frame) => this.#onFrame(frame));
     session.on('dtmf', this.#onDtmf);
   }
@@ -151,7 +156,13 @@ export class UnicastMedia implements Media {
   async answer(): Promise<void> {}
 
   #onFrame(frame: Int16Array): void {
-    for (const ev of this.#endpointer.push(frame)) {
+    this.#lastFrameAt = this.#clock.monotonicMs();
+    this.#handle(this.#endpointer.push(frame));
+    this.#wake?.();
+  }
+
+  #handle(events: readonly EndpointEvent[]): void {
+    for (const ev of events) {
       switch (ev.type) {
         case 'speech_start':
           this.#overTalk = this.#playing !== undefined;
@@ -206,32 +217,49 @@ export class UnicastMedia implements Media {
     this.#wake?.();
   }
 
+  /**
+   * The caller's next turn: one already waiting, the next end of turn, a digit, or silence once `noInputMs`
+   * of caller audio passed with no speech starting (counted in audio, so it holds at any pace; speech under
+   * way is always waited for). If FreeSWITCH stops sending altogether, silence after 2 s without a frame.
+   */
   async listen(_opts: ListenOptions, signal: AbortSignal): Promise<Heard> {
-    const started = this.#clock.monotonicMs();
-    for (;;) {
-      const next = this.#pending.shift();
-      if (next !== undefined) return next;
-      signal.throwIfAborted();
-      if (this.#session.hangupSignal.aborted) throw new CallHangupError('call hung up');
-      const waited = this.#clock.monotonicMs() - started;
-      // Speech under way is waited for whatever the no-input timer says.
-      if (waited >= this.#noInputMs && !this.#endpointer.inSpeech) {
-        return { type: 'silence', listenedMs: Math.round(waited) };
-      }
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          this.#session.hangupSignal.removeEventListener('abort', done);
-          this.#wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(20, this.#noInputMs - waited));
-        this.#wake = done;
-        signal.addEventListener('abort', done, { once: true });
-        this.#session.hangupSignal.addEventListener('abort', done, { once: true });
-      });
-    }
+    const ready = this.#pending.shift();
+    if (ready !== undefined) return ready;
+    signal.throwIfAborted();
+    if (this.#session.hangupSignal.aborted) throw new CallHangupError('call hung up');
+    const fromMs = this.#endpointer.elapsedMs;
+    return new Promise<Heard>((resolve, reject) => {
+      const finish = (h: Heard | Error): void => {
+        clearInterval(watchdog);
+        signal.removeEventListener('abort', onAbort);
+        this.#session.hangupSignal.removeEventListener('abort', onAbort);
+        this.#wake = undefined;
+        if (h instanceof Error) reject(h);
+        else resolve(h);
+      };
+      const onAbort = (): void =>
+        finish(
+          signal.aborted
+            ? signal.reason instanceof Error
+              ? signal.reason
+              : new Error(String(signal.reason))
+            : new CallHangupError('call hung up'),
+        );
+      this.#wake = () => {
+        const next = this.#pending.shift();
+        if (next !== undefined) return finish(next);
+        const heardMs = this.#endpointer.elapsedMs - fromMs;
+        if (heardMs >= this.#noInputMs && !this.#endpointer.inSpeech)
+          finish({ type: 'silence', listenedMs: heardMs });
+      };
+      const watchdog = setInterval(() => {
+        if (this.#clock.monotonicMs() - this.#lastFrameAt < FRAMES_STOPPED_MS) return;
+        this.#log.warn({ stoppedMs: FRAMES_STOPPED_MS }, 'unicast audio stopped arriving');
+        finish({ type: 'silence', listenedMs: this.#endpointer.elapsedMs - fromMs });
+      }, 250);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#session.hangupSignal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   async play(item: Playable, signal: AbortSignal): Promise<Played> {
