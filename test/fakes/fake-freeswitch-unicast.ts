@@ -10,6 +10,8 @@
  * - datagrams from any source are accepted (a plain recv(), no address check).
  * Arrival times and the caller's 20 ms read ticks come from an injectable clock, so tests that drive the
  * daemon's pacer with a manual clock get a deterministic "heard" record.
+ * The loopback queue model (LoopbackPlayout) is shared with the fake FreeSWITCH's unicast
+ * (fake-freeswitch/unicast.ts), which runs it in call time.
  */
 import { createSocket, type Socket } from 'node:dgram';
 
@@ -61,6 +63,53 @@ export interface FakeUnicast {
 
 const FRAME_MS = 20;
 
+/**
+ * The caller leg of a loopback call as unicast's receive thread feeds it: each datagram is written at once
+ * as one frame into a queue of `capacity` frames (mod_loopback FRAME_QUEUE_LEN 3) that is emptied when a
+ * write finds it full; the leg reads one frame every 20 ms from `startMs`. Times are the owner's clock.
+ */
+export class LoopbackPlayout {
+  /** Frames the caller read, with the time of the read. */
+  readonly heard: Array<{ atMs: number; bytes: Buffer }> = [];
+  /** Times a write found the queue full and emptied it. */
+  flushes = 0;
+  private readonly queue: Buffer[] = [];
+  private readsDone = 0;
+  private stopAtMs = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly startMs: number,
+    private readonly capacity = 3,
+  ) {}
+
+  /** The reads due up to `atMs` (never past stop()). */
+  readUntil(atMs: number): void {
+    const until = Math.min(atMs, this.stopAtMs);
+    while (this.startMs + this.readsDone * FRAME_MS <= until) {
+      const f = this.queue.shift();
+      if (f !== undefined) this.heard.push({ atMs: this.startMs + this.readsDone * FRAME_MS, bytes: f });
+      this.readsDone++;
+    }
+  }
+
+  /** One datagram written into the leg's queue at `atMs`. */
+  write(atMs: number, bytes: Buffer): void {
+    if (atMs > this.stopAtMs) return;
+    this.readUntil(atMs);
+    if (this.queue.length >= this.capacity) {
+      this.queue.length = 0;
+      this.flushes++;
+    }
+    this.queue.push(bytes);
+  }
+
+  /** The leg is gone at `atMs` (hung up): nothing is read or written after it. */
+  stop(atMs: number): void {
+    this.readUntil(atMs);
+    this.stopAtMs = Math.min(this.stopAtMs, atMs);
+  }
+}
+
 export async function startFakeUnicast(opts: FakeUnicastOptions): Promise<FakeUnicast> {
   const clock = opts.clock ?? { monotonicMs: () => performance.now() };
   const frameBytes = (opts.sampleRateHz / 50) * 2;
@@ -79,19 +128,8 @@ export async function startFakeUnicast(opts: FakeUnicastOptions): Promise<FakeUn
   const received: ReceivedDatagram[] = [];
   const waiters = new Set<() => void>();
   let receiverDead = false;
-  let queueFlushes = 0;
   // The caller leg: its queue and the frames it read, one per FRAME_MS from the fake's start.
-  const readerStartMs = clock.monotonicMs();
-  let readsDone = 0;
-  const playout: Buffer[] = [];
-  const heardFrames: Buffer[] = [];
-  const readUntil = (t: number): void => {
-    while (readerStartMs + readsDone * FRAME_MS <= t) {
-      const f = playout.shift();
-      if (f !== undefined) heardFrames.push(f);
-      readsDone++;
-    }
-  };
+  const leg = new LoopbackPlayout(clock.monotonicMs(), queueCap);
 
   socket.on('message', (msg, rinfo) => {
     if (receiverDead) return;
@@ -101,12 +139,7 @@ export async function startFakeUnicast(opts: FakeUnicastOptions): Promise<FakeUn
     }
     const atMs = clock.monotonicMs();
     received.push({ atMs, bytes: Buffer.from(msg), from: { address: rinfo.address, port: rinfo.port } });
-    readUntil(atMs);
-    if (playout.length >= queueCap) {
-      playout.length = 0;
-      queueFlushes++;
-    }
-    playout.push(Buffer.from(msg));
+    leg.write(atMs, Buffer.from(msg));
     for (const w of [...waiters]) w();
   });
 
@@ -160,11 +193,11 @@ export async function startFakeUnicast(opts: FakeUnicastOptions): Promise<FakeUn
       return receiverDead;
     },
     get queueFlushes() {
-      return queueFlushes;
+      return leg.flushes;
     },
     heard(atMs) {
-      readUntil(atMs ?? clock.monotonicMs());
-      return [...heardFrames];
+      leg.readUntil(atMs ?? clock.monotonicMs());
+      return leg.heard.map((f) => f.bytes);
     },
     async sendCallerAudio(samples, sendOpts) {
       const frames = toFrames(samples);

@@ -12,11 +12,16 @@ import { Engine } from './engine.js';
 import type { AudioStreamSlot, CallControl, Hub } from './hub.js';
 import { Outlet, Subscription } from './listener.js';
 import { newUuid } from './switch-core.js';
-import type { CallEnd, ExecutedApp, FakeCall, PlaceCallOptions } from './types.js';
+import type { CallEnd, ExecutedApp, FakeCall, FakeUnicastState, PlaceCallOptions } from './types.js';
+import { openUnicast, unicastState } from './unicast.js';
+import type { UnicastSession } from './unicast.js';
 import type { ClientCommand } from './wire.js';
 import { CommandReader, commandHeader, disconnectNotice, lingerNotice, serializePlain } from './wire.js';
 
 const RATES: Record<string, number> = { PCMU: 8000, PCMA: 8000, L16: 8000, G722: 16000, OPUS: 48000 };
+
+/** Apps that call switch_core_session_reset, which deactivates unicast (switch_ivr.c). */
+const ENDS_UNICAST = new Set(['playback', 'record', 'speak', 'wait_for_silence', 'transfer']);
 
 export class OutboundCall implements FakeCall, CallControl {
   readonly uuid: string;
@@ -28,6 +33,8 @@ export class OutboundCall implements FakeCall, CallControl {
   readonly connected: Promise<void>;
   readonly ended: Promise<CallEnd>;
   readonly audioStream: AudioStreamSlot = { current: undefined };
+  readonly unicast: FakeUnicastState = unicastState(() => this.unicastSession);
+  private unicastSession: UnicastSession | undefined;
   private readonly channel: Channel;
   private readonly engine: Engine;
   private readonly caller: CallerScript;
@@ -93,7 +100,15 @@ export class OutboundCall implements FakeCall, CallControl {
       opts,
       log: this,
       tapFrame: (samples) => this.audioStream.current?.sendFrame(samples),
+      onAppStart: (app) => {
+        if (ENDS_UNICAST.has(app)) this.unicastSession?.suspend();
+      },
+      onAppComplete: (app) => {
+        if (ENDS_UNICAST.has(app)) this.unicastSession?.close();
+      },
+      onUnpark: () => this.unicastSession?.close(),
       onHangup: () => {
+        this.unicastSession?.close(true);
         if (this.outlet && this.lingerSeconds === undefined && opts.loseEventsAfterHangup === true) {
           this.outlet.muted = true;
         }
@@ -214,9 +229,34 @@ export class OutboundCall implements FakeCall, CallControl {
     } else if (command === 'hangup') {
       const cause = commandHeader(cmd, 'hangup-cause') ?? 'NORMAL_CLEARING';
       this.engine.enqueue({ kind: 'hangup', app: '', arg: cause, appUuid: '', loops: 1, lock });
+    } else if (command === 'unicast') {
+      const run = (): void => this.startUnicast(cmd);
+      this.engine.enqueue({ kind: 'command', app: 'unicast', arg: '', appUuid: '', loops: 1, lock, run });
     } else {
       this.violations.push(`sendmsg call-command ${command || '(none)'} is not supported by the fake`);
     }
+  }
+
+  /** switch_ivr_activate_unicast, run by the park loop when it dequeues the message. */
+  private startUnicast(cmd: ClientCommand): void {
+    if (this.unicastSession) {
+      // Park keeps the first connection; a second one is bound but dead, or shut down at once.
+      this.violations.push('second unicast in one call');
+      return;
+    }
+    this.unicastSession = openUnicast(cmd, {
+      hub: this.hub,
+      rateHz: this.channel.rateHz,
+      refuse: this.opts.unicast === 'refuse',
+      readFrame: () => {
+        const frame = this.channel.up ? this.caller.nextFrame('stream') : undefined;
+        // An attached mod_audio_stream sees the same read frames.
+        if (frame) this.audioStream.current?.sendFrame(frame.samples);
+        return frame;
+      },
+      onDaemonAudio: (at) => this.caller.onUnicastAudio(at),
+      violation: (text) => this.violations.push(text),
+    });
   }
 
   private channelGone(): void {
@@ -273,6 +313,7 @@ export class OutboundCall implements FakeCall, CallControl {
     this.endedDone = true;
     if (this.outlet) this.hub.removeOutlet(this.outlet);
     this.audioStream.current?.close();
+    this.unicastSession?.close(true);
     const end: CallEnd = {
       hangupCause: this.channel.hangupCause ?? 'NORMAL_CLEARING',
       socketClosedBy: this.closedBy ?? 'freeswitch',
@@ -292,6 +333,7 @@ export class OutboundCall implements FakeCall, CallControl {
       this.closedBy ??= 'freeswitch';
     }
     this.socket?.destroy();
+    this.unicastSession?.close(true);
     if (this.channel.up) {
       this.channel.hangupCause = 'SYSTEM_SHUTDOWN';
       this.channel.answerState = 'hangup';
@@ -300,8 +342,10 @@ export class OutboundCall implements FakeCall, CallControl {
     this.maybeEnd();
   }
 
+  /** The caller's leg hangs up. */
   hangup(cause?: string): void {
-    this.engine.hangup(cause ?? 'NORMAL_CLEARING');
+    if (this.unicastSession?.inPark === true) this.engine.unparkThenHangup(cause ?? 'NORMAL_CLEARING');
+    else this.engine.hangup(cause ?? 'NORMAL_CLEARING');
   }
 
   dtmf(digit: string): void {
@@ -339,7 +383,8 @@ export class OutboundCall implements FakeCall, CallControl {
     return this.channel.rateHz;
   }
   pullStreamFrame(): Int16Array | undefined {
-    if (!this.channel.up || this.engine.isRecording()) return undefined;
+    // A record, or the unicast park loop, reads the channel and feeds the stream itself.
+    if (!this.channel.up || this.engine.isRecording() || this.unicast.active) return undefined;
     return this.caller.nextFrame('stream')?.samples;
   }
   isUp(): boolean {

@@ -2,6 +2,8 @@
  * The scripted caller. Audio steps are pulled frame by frame by whoever listens (a `record`, or an active
  * audio stream); timed steps fire from timers. When the script has no audio at its head, the channel reads
  * comfort noise: silent for silence detection, and not written to a recording (SFF_CNG).
+ * An `await_playback` step holds the audio back (comfort noise) until something has been playing to the
+ * caller for its `atMs`: a playback app, or the daemon's unicast datagrams.
  */
 import type { CallerStep } from './types.js';
 import { readAudioFile, resample } from './wav.js';
@@ -25,12 +27,17 @@ export interface Frame {
 
 type Consumer = 'record' | 'stream';
 
+/** Without a datagram for longer than this, the daemon's unicast "playback" has ended. */
+const UNICAST_GAP_MS = 100;
+const AWAIT_PLAYBACK_MS = 200;
+
 export class CallerScript {
   private idx = 0;
   private audio: Int16Array | undefined;
   private audioPos = 0;
   private cancelTimer: (() => void) | undefined;
   private playback: { startedAt: number; durationMs: number } | undefined;
+  private unicastAudio: { since: number; lastAt: number } | undefined;
   private started = false;
   readonly samplesPerFrame: number;
 
@@ -62,10 +69,37 @@ export class CallerScript {
   onPlaybackEnd(): void {
     this.playback = undefined;
     const head = this.steps[this.idx];
-    if (head && head.type !== 'speak' && head.type !== 'silence' && head.when === 'during_playback') {
+    if (head && 'when' in head && head.when === 'during_playback') {
       this.cancelTimer?.();
       this.cancelTimer = undefined;
+    } else if (head?.type === 'await_playback') {
+      this.cancelTimer?.();
+      this.cancelTimer = undefined;
+      this.poke();
     }
+  }
+
+  /** A unicast datagram from the daemon reached the caller's leg at this call time. */
+  onUnicastAudio(atMs: number): void {
+    const u = this.unicastAudio;
+    if (u === undefined || atMs - u.lastAt > UNICAST_GAP_MS)
+      this.unicastAudio = { since: atMs, lastAt: atMs };
+    else u.lastAt = atMs;
+    this.poke();
+  }
+
+  /** Since when audio has been playing to the caller without a break, if it is now. */
+  private playingSince(now: number): number | undefined {
+    const u = this.unicastAudio;
+    const fromUnicast = u !== undefined && now - u.lastAt <= UNICAST_GAP_MS ? u.since : undefined;
+    const fromPlayback = this.playback?.startedAt;
+    if (fromUnicast === undefined) return fromPlayback;
+    return fromPlayback === undefined ? fromUnicast : Math.min(fromUnicast, fromPlayback);
+  }
+
+  private playedFor(now: number): number {
+    const since = this.playingSince(now);
+    return since === undefined ? -1 : now - since;
   }
 
   /** The next 20 ms frame for a consumer; `undefined` when the caller hung up while it was read. */
@@ -82,6 +116,13 @@ export class CallerScript {
           return { samples, cng: false };
         }
         // A trailing partial frame is dropped, like the recorded 3.721 s file that recorded 3.720 s.
+        this.advance();
+        continue;
+      }
+      if (head.type === 'await_playback') {
+        if (this.playedFor(this.hooks.callTimeMs()) < (head.atMs ?? AWAIT_PLAYBACK_MS)) return this.cng();
+        this.cancelTimer?.();
+        this.cancelTimer = undefined;
         this.advance();
         continue;
       }
@@ -141,6 +182,7 @@ export class CallerScript {
     if (!this.started || this.cancelTimer || !this.hooks.up()) return;
     const head = this.steps[this.idx];
     if (!head || head.type === 'speak' || head.type === 'silence') return;
+    if (head.type === 'await_playback') return this.armAwait(head);
     const when = head.when ?? 'now';
     if (when === 'during_record') return;
     let delayMs: number;
@@ -154,6 +196,21 @@ export class CallerScript {
     this.cancelTimer = this.hooks.timer(delayMs, () => {
       this.cancelTimer = undefined;
       if (this.steps[this.idx] === step && this.hooks.up()) this.fire(step);
+    });
+  }
+
+  /** With no consumer reading frames, an await_playback still ends on time (so later timed steps run). */
+  private armAwait(step: Extract<CallerStep, { type: 'await_playback' }>): void {
+    const now = this.hooks.callTimeMs();
+    const played = this.playedFor(now);
+    if (played < 0) return;
+    const atMs = step.atMs ?? AWAIT_PLAYBACK_MS;
+    this.cancelTimer = this.hooks.timer(Math.max(0, atMs - played), () => {
+      this.cancelTimer = undefined;
+      if (this.steps[this.idx] !== step || !this.hooks.up()) return;
+      // Timers may fire a fraction of a millisecond early.
+      if (this.playedFor(this.hooks.callTimeMs()) >= atMs - 1) this.advance();
+      else this.poke();
     });
   }
 }

@@ -184,6 +184,9 @@ export class Channel {
     if (init.answered) v.set('endpoint_disposition', 'ANSWER');
     v.set('current_application_data', init.socketData);
     v.set('current_application', 'socket');
+    // The socket app is the last one run until the daemon executes another (last_app in the CDR variables).
+    this.lastApp = 'socket';
+    this.lastArg = init.socketData;
     v.set('socket_host', init.socketHost);
   }
 

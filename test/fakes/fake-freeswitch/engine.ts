@@ -13,13 +13,15 @@ import type { ExecutedApp, PlaceCallOptions } from './types.js';
 import type { HeaderValue } from './wire.js';
 
 export interface Msg {
-  kind: 'execute' | 'hangup';
+  /** `command`: a call-command the park loop handles itself (unicast), by `run`. */
+  kind: 'execute' | 'hangup' | 'command';
   app: string;
   arg: string;
   appUuid: string;
   loops: number;
   /** `event-lock: true`: CF_EVENT_LOCK while it runs, so nothing else is dequeued. */
   lock: boolean;
+  run?: () => void;
 }
 
 /** Apps whose loops poll the private event queue (switch_ivr_parse_all_events), so messages can nest. */
@@ -38,6 +40,11 @@ export interface EngineDeps {
   onHangup(): void;
   /** After CHANNEL_HANGUP_COMPLETE fired. */
   onGone(): void;
+  /** An application is about to run (before CHANNEL_EXECUTE), and after its CHANNEL_EXECUTE_COMPLETE. */
+  onAppStart?(app: string): void;
+  onAppComplete?(app: string): void;
+  /** The socket app's park loop ends (before CHANNEL_UNPARK). */
+  onUnpark?(): void;
 }
 
 export class Engine {
@@ -120,6 +127,7 @@ export class Engine {
         );
       }
       if (msg.kind === 'hangup') this.hangup(msg.arg);
+      else if (msg.kind === 'command') msg.run?.();
       else this.start(msg);
     }
   }
@@ -150,10 +158,12 @@ export class Engine {
 
   /** switch_core_session_exec: variables, CHANNEL_EXECUTE, the app, CHANNEL_EXECUTE_COMPLETE. */
   async execOnce(app: string, rawArg: string, appUuid: string): Promise<void> {
+    this.d.onAppStart?.(app);
     const impl = APPS[app];
     if (!impl) {
       this.d.log.violations.push(`unknown application ${app}`);
       this.hangup('DESTINATION_OUT_OF_ORDER');
+      this.d.onAppComplete?.(app);
       return;
     }
     const ch = this.channel;
@@ -189,6 +199,7 @@ export class Engine {
     const response = ch.vars.get('current_application_response') ?? '_none_';
     this.fireChannel('CHANNEL_EXECUTE_COMPLETE', appHeaders(response));
     this.d.log.executed.push({ app, arg, response, variables: ch.vars.toRecord(), applicationUuid: appUuid });
+    this.d.onAppComplete?.(app);
   }
 
   private env(ctl: RunControl): AppEnv {
@@ -242,6 +253,18 @@ export class Engine {
     }
   }
 
+  /**
+   * The caller's leg hung up while the channel sat in the socket app's unicast park: park's frame read fails
+   * first, so CHANNEL_UNPARK and the socket app's EXECUTE_COMPLETE come before CHANNEL_HANGUP, still
+   * `Answer-State: answered` (unicast-hangup.jsonl, 3 times out of 3).
+   */
+  unparkThenHangup(cause: string): void {
+    if (this.channel.up && this.active === 0 && !this.socketAppDone && !this.pendingTransfer) {
+      this.endSocketApp();
+    }
+    this.hangup(cause);
+  }
+
   /** switch_channel_hangup: CHANNEL_HANGUP now; the rest once the running apps have returned. */
   hangup(cause: string): void {
     const ch = this.channel;
@@ -276,6 +299,7 @@ export class Engine {
   private endSocketApp(): void {
     if (this.socketAppDone) return;
     this.socketAppDone = true;
+    this.d.onUnpark?.();
     this.fireChannel('CHANNEL_UNPARK');
     const response = this.channel.vars.get('current_application_response') ?? '_none_';
     this.fireChannel('CHANNEL_EXECUTE_COMPLETE', [

@@ -11,6 +11,8 @@
  *   arrives while an unlocked blocking app runs executes nested inside it, and is listed in `violations`.
  * - The caller's `speak`/`silence` audio is consumed by the next `record` (or an audio stream), frame by
  *   frame in call time; with no audio left the channel reads comfort noise (silent, never recorded).
+ * - `call-command: unicast` binds FreeSWITCH's UDP side and streams the caller both ways (unicast.ts,
+ *   FakeCall.unicast); a playback/record/transfer or leaving park ends it, as on the real switch.
  * - Replies are written at once; events reach a socket `eventLatencyMs` later (FreeSWITCH's 20 ms poll).
  * - A call ends (`ended`) when the channel has hung up and its socket is closed: without linger the fake
  *   sends the disconnect notice and closes; with linger it waits for the daemon (or the linger time).

@@ -66,7 +66,14 @@ export type CallerStep =
    * `{ afterMs }`: that long after the script reaches it.
    */
   | { type: 'dtmf'; digit: string; when?: CallerWhen; atMs?: number }
-  | { type: 'hangup'; when: CallerWhen; cause?: string; atMs?: number };
+  | { type: 'hangup'; when: CallerWhen; cause?: string; atMs?: number }
+  /**
+   * The caller waits for the secretary to speak: audio consumers read comfort noise until audio has been
+   * playing to the caller for `atMs` (default 200) of call time, then the script goes on (a barge-in when a
+   * `speak` follows). Playing means a `playback` app running, or unicast datagrams arriving from the daemon
+   * (a gap of more than 100 ms without one ends that "playback").
+   */
+  | { type: 'await_playback'; atMs?: number };
 
 export type ReadCodec = 'PCMU' | 'PCMA' | 'L16' | 'G722' | 'OPUS';
 
@@ -104,6 +111,45 @@ export interface PlaceCallOptions {
   afterTransfer?: { playMs?: number; hangupCause?: string } | 'park';
   /** What the dialplan does when the socket app returns (daemon closed or never connected); default hangup. */
   afterSocket?: 'hangup' | 'park';
+  /**
+   * `call-command: unicast`: 'ok' (default) binds `local-ip:local-port`; 'refuse' models FreeSWITCH failing
+   * to create the connection (port in use, `transport: sctp`): the reply is still +OK and no datagram ever
+   * comes. A port that really is in use fails the same way.
+   */
+  unicast?: 'ok' | 'refuse';
+}
+
+/**
+ * The call's unicast connection (reference/freeswitch.md §2a), as FreeSWITCH's side sees it. Times are call
+ * time (scaled by `speed`) in ms since the unicast sendmsg was handled.
+ * - The caller's frames go out one per 20 ms of call time from `local` to `remote-ip:remote-port`: raw L16
+ *   LE at the read rate, or a full frame of bytes 0xFF while the script has no audio (CNG).
+ * - Datagrams received on `local` (from any source) go into mod_loopback's 3-frame queue, which is emptied
+ *   when a write finds it full; the caller reads one frame per 20 ms: `heard()`. A zero-length datagram ends
+ *   the receive thread for the rest of the call (`receiverDead`, a violation).
+ * - playback, record, speak, wait_for_silence and transfer end it for good: sending stops when the app
+ *   starts, the socket closes when it completes (the receive thread writes until then; the file's own audio
+ *   is not in `heard()`). Leaving park (hangup, transfer, the socket closing) closes it at once. A second
+ *   unicast in the call does nothing (a violation).
+ */
+export interface FakeUnicastState {
+  /** A unicast sendmsg was handled (even when the bind failed). */
+  readonly started: boolean;
+  /** Bound, and the parked channel sends the caller's frames. */
+  readonly active: boolean;
+  /** The UDP socket is open (it stays open while an app that ended unicast runs). */
+  readonly bound: boolean;
+  readonly receiverDead: boolean;
+  /** Datagrams sent to the daemon. */
+  readonly framesSent: number;
+  /** Non-empty datagrams received while the receive thread lived. */
+  readonly framesReceived: number;
+  /** FreeSWITCH's side, `local-ip` / `local-port` of the sendmsg. */
+  readonly local: { host: string; port: number } | undefined;
+  /** All audio the caller heard, concatenated, after the loopback queue model. */
+  heard(): Int16Array;
+  /** The frames the caller heard, each with the call time the caller's leg read it. */
+  heardFrames(): Array<{ atMs: number; samples: Int16Array }>;
 }
 
 export interface ExecutedApp {
@@ -146,6 +192,8 @@ export interface FakeCall {
   variables(): Record<string, string>;
   /** Fires a CUSTOM event bound to this channel (e.g. `mod_audio_stream::json` with a JSON body). */
   emitCustomEvent(subclass: string, body?: string): void;
+  /** `call-command: unicast` (see FakeUnicastState). */
+  readonly unicast: FakeUnicastState;
   readonly faults: {
     /** Destroys the outbound socket without notice. */
     dropSocket(): void;
