@@ -26,6 +26,9 @@ async function loadBenches(): Promise<Bench[]> {
   if (audio) benches.push({ name: 'audio resample', run: async () => ({ ...(await audio.benchAudio()) }) });
   const t = await import('./turn-latency.bench.js').catch(() => undefined);
   if (t) benches.push({ name: 'turn latency', run: async (url) => ({ ...(await t.benchTurnLatency(url)) }) });
+  const v2v = await import('./voice-to-voice.bench.js').catch(() => undefined);
+  if (v2v)
+    benches.push({ name: 'voice to voice', run: async (url) => ({ ...(await v2v.benchVoiceToVoice(url)) }) });
   return benches;
 }
 
