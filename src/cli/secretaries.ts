@@ -24,7 +24,7 @@ export const secretariesHelp = `Usage:
 
 Settings:
   --greeting TEXT --farewell TEXT --system-prompt TEXT | --system-prompt-file PATH
-  --language pt-BR --voice NAME --timezone America/Sao_Paulo --mode turn_based|realtime|auto
+  --language pt-BR --voice NAME --timezone America/Sao_Paulo --mode turn_based|realtime|auto (add: auto)
   --media auto|files|unicast|audio_stream|default   (full-duplex backend; default: the daemon's VOICE_AI_MEDIA)
   --stt P --tts P --llm P --realtime P --embeddings P   (provider uuid or name in the domain; "none" clears)
   --transfer-extension N ("none" clears) --max-turns N --max-silent-turns N --record-max-seconds N
@@ -116,6 +116,9 @@ async function add(argv: string[], config: Config, out: Out): Promise<number> {
     const domain = await resolveDomain(repos, values.domain);
     const fields = await settingsFrom(values, repos, domain);
     const input = {
+      // New secretaries converse full duplex (media from VOICE_AI_MEDIA, `auto` by default), falling back to
+      // record + playback on a switch that cannot stream; --mode turn_based keeps them half duplex.
+      processing_mode: 'auto' as const,
       ...fields,
       name: fields.name ?? '',
       extension: fields.extension ?? '',

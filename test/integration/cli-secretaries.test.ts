@@ -200,6 +200,11 @@ describe('voice-ai secretaries', () => {
       (await runCli(['secretaries', 'update', '8100', '--domain', d.domain_name, '--name', 'B2'])).code,
     ).toBe(0);
     expect((await secretaries.findByExtension(d.domain_uuid, '8100'))?.name).toBe('B2');
+    // Added without --mode: full duplex, media left to the daemon's VOICE_AI_MEDIA.
+    expect(await secretaries.findByExtension(d.domain_uuid, '8100')).toMatchObject({
+      processing_mode: 'auto',
+      media: null,
+    });
   });
 
   it.each([
