@@ -3,6 +3,7 @@
  * behaves as recorded on a real 1.10.12 (test/fakes/fake-freeswitch/unicast.ts, reference §2a). At speed 1:
  * the daemon paces its datagrams in real time, and the fake's loopback queue judges them in call time.
  */
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, utterance, type Harness } from './call-harness.js';
 
@@ -21,7 +22,9 @@ afterAll(async () => {
 
 const FULL_DUPLEX = { processing_mode: 'auto', media: 'unicast' } as const;
 
-const logged = (msg: string): Record<string, unknown>[] => h.logs.filter((l) => l['msg'] === msg);
+/** This call's log lines with that message (the harness keeps every line of the file's daemon). */
+const logged = (msg: string, callUuid: string): Record<string, unknown>[] =>
+  h.logs.filter((l) => l['msg'] === msg && l['call'] === callUuid);
 
 describe('calls on unicast', () => {
   it('converses over datagrams only: no record, no playback; the rows say unicast and auto', async () => {
@@ -89,8 +92,8 @@ describe('calls on unicast', () => {
       media_backend: 'files',
     });
     expect(
-      logged('unicast sent no audio: FreeSWITCH could not start it; this call uses files').length,
-    ).toBeGreaterThanOrEqual(1);
+      logged('unicast sent no audio: FreeSWITCH could not start it; this call uses files', call.uuid),
+    ).toHaveLength(1);
   });
 
   it('barge-in: caller speech over the reply stops it; the row keeps what was heard, marked interrupted', async () => {
@@ -127,7 +130,7 @@ describe('calls on unicast', () => {
     });
     await call.ended;
     expect(call.violations).toEqual([]);
-    expect(logged('barge-in: playout stopped')).toHaveLength(1);
+    expect(logged('barge-in: playout stopped', call.uuid)).toHaveLength(1);
     const conv = await h.conversation(call.uuid);
     expect(conv).toMatchObject({ resolution: 'completed', total_turns: 2, media_backend: 'unicast' });
     const msgs = await h.messages(conv.conversation_uuid);
@@ -164,5 +167,57 @@ describe('calls on unicast', () => {
     expect(conv).toMatchObject({ resolution: 'transferred', media_backend: 'unicast' });
     // The greeting was cut: well under its 3 s reached the caller before the transfer phrase.
     expect((call.unicast.heard().length / 8000) * 1000).toBeLessThan(3000 + 3000);
+  });
+
+  it('16 kHz: frames of 640 bytes both ways, a cough over the reply does not interrupt it, * hangs up', async () => {
+    const t = await h.tenant({ secretary: FULL_DUPLEX });
+    h.ai.on('speech', () => ({ type: 'speech', durationMs: 1500 }));
+    h.ai.script('transcriptions', { type: 'transcription', text: 'Oi.' });
+    h.ai.script('chat', { type: 'chat', text: 'Olá! Em que posso ajudar hoje?' });
+    const cough = new Int16Array(1600).map((_, i) => Math.round(8000 * Math.sin(i / 3))); // 100 ms at 16 kHz
+    const call = h.call(t, {
+      readCodec: 'L16',
+      readRateHz: 16000,
+      script: [
+        { type: 'silence', ms: 2000 },
+        ...utterance(16000),
+        { type: 'await_playback', atMs: 500 },
+        { type: 'speak', pcm: cough, sampleRateHz: 16000 },
+        { type: 'silence', ms: 3000 },
+        { type: 'dtmf', digit: '*', when: 'now' },
+      ],
+    });
+    await call.ended;
+    expect(call.violations).toEqual([]);
+    expect(logged('barge-in: playout stopped', call.uuid)).toHaveLength(0);
+    const conv = await h.conversation(call.uuid);
+    expect(conv).toMatchObject({ resolution: 'completed', total_turns: 1, media_backend: 'unicast' });
+    const msgs = await h.messages(conv.conversation_uuid);
+    expect(msgs.find((m) => m.role === 'assistant' && m.turn === 1)?.content).toBe(
+      'Olá! Em que posso ajudar hoje?',
+    );
+    // The 1.5 s reply reached the caller whole, at 16 kHz.
+    expect(call.unicast.heard().length / 16).toBeGreaterThanOrEqual(1500 * 3);
+  });
+
+  it('a silent caller is asked once, then hears the farewell; the UDP port is free after the call', async () => {
+    const t = await h.tenant({ secretary: { ...FULL_DUPLEX, max_silent_turns: 2 } });
+    h.ai.on('speech', () => ({ type: 'speech', durationMs: 300 }));
+    const sttBefore = h.ai.requests.filter((r) => r.route === 'transcriptions').length;
+    const call = h.call(t, { script: [] });
+    await call.ended;
+    const conv = await h.conversation(call.uuid);
+    expect(conv).toMatchObject({ resolution: 'silence', total_turns: 0, media_backend: 'unicast' });
+    // Comfort noise is not speech: nothing went to STT.
+    expect(h.ai.requests.filter((r) => r.route === 'transcriptions')).toHaveLength(sttBefore);
+    // Our port is FreeSWITCH's less the range's size (10 here): bindable again once the call is over.
+    const fsPort = call.unicast.local?.port ?? 0;
+    expect(fsPort).toBeGreaterThan(base + 9);
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(fsPort - 10, '127.0.0.1', () => resolve());
+    });
+    socket.close();
   });
 });
