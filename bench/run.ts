@@ -24,6 +24,8 @@ async function loadBenches(): Promise<Bench[]> {
   if (esl) benches.push({ name: 'ESL parser', run: async () => ({ ...(await esl.benchEslParser()) }) });
   const audio = await import('./audio.bench.js').catch(() => undefined);
   if (audio) benches.push({ name: 'audio resample', run: async () => ({ ...(await audio.benchAudio()) }) });
+  const vad = await import('./vad.bench.js').catch(() => undefined);
+  if (vad) benches.push({ name: 'vad', run: async () => ({ ...(await vad.benchVad()) }) });
   const t = await import('./turn-latency.bench.js').catch(() => undefined);
   if (t) benches.push({ name: 'turn latency', run: async (url) => ({ ...(await t.benchTurnLatency(url)) }) });
   const v2v = await import('./voice-to-voice.bench.js').catch(() => undefined);
