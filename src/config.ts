@@ -53,6 +53,8 @@ export interface Config {
     readonly unicastFreeswitchIp: string;
     /** How long unicast may take to deliver its first caller frame before the call falls back to files. */
     readonly firstFrameTimeoutMs: number;
+    /** The voice activity detector on full-duplex calls (docs/PERFORMANCE.md, "VAD: energy vs Silero"). */
+    readonly vad: 'silero' | 'energy';
   };
 }
 
@@ -210,6 +212,10 @@ export function loadConfig(
       'VOICE_AI_UNICAST_PORTS: expected MIN-MAX (1024 or more, e.g. 40000-40999); FreeSWITCH uses the same number of ports right above MAX',
     );
   }
+  const vadSetting = str('VOICE_AI_VAD', 'silero');
+  if (vadSetting !== 'silero' && vadSetting !== 'energy') {
+    problems.push(`VOICE_AI_VAD: expected silero or energy, got "${vadSetting}"`);
+  }
   const ip = (name: string, fallback: string): string => {
     const v = str(name, fallback);
     if (isIP(v) === 0) problems.push(`${name}: expected an IP address, got "${v}"`);
@@ -248,6 +254,7 @@ export function loadConfig(
       unicastPorts,
       unicastFreeswitchIp: ip('VOICE_AI_UNICAST_FREESWITCH_IP', '127.0.0.1'),
       firstFrameTimeoutMs: int('VOICE_AI_UNICAST_FIRST_FRAME_MS', 500, 50, 5000),
+      vad: vadSetting === 'energy' ? 'energy' : 'silero',
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

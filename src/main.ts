@@ -21,6 +21,7 @@ import { createPool, type Sql } from './store/db.js';
 import { createDirectory, type Directory } from './store/directory.js';
 import { createKeyCheck } from './store/key-check.js';
 import { createWriteQueue, type WriteQueue } from './store/write-queue.js';
+import { createSileroClassifiers } from './media/vad.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -129,6 +130,11 @@ async function assemble(
   void inbound.start();
   metrics.setEslSource(() => ({ connected: inbound.connected, reconnects: inbound.reconnects }));
 
+  // Silero's sessions load on the first full-duplex call at each rate and are shared by every call after it.
+  const vad =
+    config.media.vad === 'silero' ? createSileroClassifiers(log.child({ component: 'vad' })) : undefined;
+  if (vad) opened.push('VAD models', vad, (v) => v.close());
+
   const active = new Set<string>();
   const drainCtl = new AbortController();
   const handler = createCallHandler({
@@ -152,6 +158,7 @@ async function assemble(
         freeswitchIp: config.media.unicastFreeswitchIp,
         firstFrameTimeoutMs: config.media.firstFrameTimeoutMs,
       },
+      ...(vad ? { classifier: (rateHz: 8000 | 16000) => vad.classifier(rateHz) } : {}),
     },
     killChannel: (uuid, cause) => inbound.api(`uuid_kill ${uuid} ${cause}`, { timeoutMs: 5000 }),
     onCallStart: ({ callUuid, domainName }) => {

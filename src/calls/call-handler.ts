@@ -5,6 +5,7 @@ import { isAbort } from '../core/errors.js';
 import { secretaryProfile } from '../conversation/profile.js';
 import { runConversation, type ConversationOutcome, type TurnLatency } from '../conversation/session.js';
 import type { PromptCache } from '../conversation/speech.js';
+import type { FrameClassifier } from '../media/endpointer.js';
 import type { ChannelData, OutboundSession } from '../esl/index.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderByKind, ProviderRow as AdapterRow } from '../providers/types.js';
@@ -54,6 +55,8 @@ export interface MediaDeps {
   /** For a secretary whose own `media` is unset. */
   default: SecretaryMedia;
   unicast: UnicastSettings;
+  /** A fresh frame classifier for one call at this rate (Silero); energy when absent or undefined. */
+  classifier?: (rateHz: 8000 | 16000) => Promise<FrameClassifier | undefined>;
 }
 
 /**
@@ -254,7 +257,10 @@ async function fullDuplexMedia(
     return await startUnicastMedia(
       session,
       deps.media.unicast,
-      { silenceThreshold: secretary.silence_threshold },
+      {
+        silenceThreshold: secretary.silence_threshold,
+        ...(deps.media.classifier ? { classifier: deps.media.classifier } : {}),
+      },
       log,
       deps.clock,
       session.hangupSignal,

@@ -18,6 +18,7 @@ import {
   createEndpointer,
   energyClassifier,
   type EndpointEvent,
+  type FrameClassifier,
   type Endpointer,
   type EndpointerOptions,
 } from '../media/endpointer.js';
@@ -36,6 +37,8 @@ export interface UnicastSettings {
 export interface UnicastListening {
   /** The secretary's threshold at 8 kHz (FreeSWITCH's measure), scaled to the channel rate here. */
   silenceThreshold: number;
+  /** The call's own frame classifier at its rate (Silero); energy at `silenceThreshold` when absent. */
+  classifier?: (rateHz: 8000 | 16000) => Promise<FrameClassifier | undefined>;
   /** Caller speech while the secretary speaks stops the playout (default on). */
   bargeIn?: boolean;
   endpointer?: Omit<EndpointerOptions, 'sampleRateHz' | 'classify'>;
@@ -91,8 +94,20 @@ export async function startUnicastMedia(
     await endpoint.close();
     throw err;
   }
-  log.info({ localPort: endpoint.localPort, freeswitchPort: fsPort, rateHz: rate }, 'unicast media started');
-  return new UnicastMedia(session, endpoint, listening, log, clock);
+  const classify = await listening.classifier?.(rate).catch((err: unknown) => {
+    log.warn({ err }, 'VAD unavailable: using the energy detector');
+    return undefined;
+  });
+  log.info(
+    {
+      localPort: endpoint.localPort,
+      freeswitchPort: fsPort,
+      rateHz: rate,
+      vad: classify ? 'silero' : 'energy',
+    },
+    'unicast media started',
+  );
+  return new UnicastMedia(session, endpoint, listening, log, clock, classify);
 }
 
 /**
@@ -129,6 +144,7 @@ export class UnicastMedia implements Media {
     listening: UnicastListening,
     log: Logger,
     clock: Clock,
+    classify?: FrameClassifier,
   ) {
     this.#session = session;
     this.#endpoint = endpoint;
@@ -141,7 +157,8 @@ export class UnicastMedia implements Media {
     this.#endpointer = createEndpointer({
       ...listening.endpointer,
       sampleRateHz: this.sampleRateHz,
-      classify: energyClassifier(scaledSilenceThreshold(listening.silenceThreshold, this.sampleRateHz)),
+      classify:
+        classify ?? energyClassifier(scaledSilenceThreshold(listening.silenceThreshold, this.sampleRateHz)),
     });
     this.#lastFrameAt = clock.monotonicMs();
     this.#unsubscribe = endpoint.onFrame((frame) => this.#onFrame(frame));

@@ -40,6 +40,8 @@ describe('calls on unicast', () => {
     await call.ended;
     expect(call.violations).toEqual([]);
     expect(call.unicast.started).toBe(true);
+    // The default VAD (VOICE_AI_VAD=silero) heard this call.
+    expect(logged('unicast media started', call.uuid)).toEqual([expect.objectContaining({ vad: 'silero' })]);
     expect(call.commands.some((c) => c.startsWith('sendmsg') && c.includes('unicast'))).toBe(true);
     const apps = call.executed.map((e) => e.app);
     expect(apps).not.toContain('record');

@@ -49,6 +49,7 @@ describe('configuration', () => {
       unicastPorts: { min: 40000, max: 40999 },
       unicastFreeswitchIp: '127.0.0.1',
       firstFrameTimeoutMs: 500,
+      vad: 'silero',
     });
   });
 
@@ -69,6 +70,9 @@ describe('configuration', () => {
         expect.stringMatching(/^VOICE_AI_UNICAST_PORTS: expected MIN-MAX/),
       ]);
     }
+    expect(problems({ VOICE_AI_VAD: 'webrtc' })).toEqual([
+      'VOICE_AI_VAD: expected silero or energy, got "webrtc"',
+    ]);
     expect(problems({ VOICE_AI_UNICAST_FREESWITCH_IP: 'fs.example.com' })).toEqual([
       'VOICE_AI_UNICAST_FREESWITCH_IP: expected an IP address, got "fs.example.com"',
     ]);
