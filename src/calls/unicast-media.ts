@@ -48,6 +48,8 @@ export interface UnicastListening {
 
 /** Caller turns waiting for listen(); more than this and the oldest is dropped (a caller talking to no one). */
 const MAX_PENDING_TURNS = 4;
+/** Trailing silence that ends a turn when Silero classifies the frames (energy: the endpointer's 600 ms). */
+const SILERO_END_SILENCE_MS = 500;
 /** No caller frame for this long while listening: FreeSWITCH stopped sending (the unicast ended). */
 const FRAMES_STOPPED_MS = 2000;
 
@@ -155,6 +157,9 @@ export class UnicastMedia implements Media {
     this.#bargeIn = listening.bargeIn ?? true;
     this.#noInputMs = listening.noInputMs ?? 5000;
     this.#endpointer = createEndpointer({
+      // Silero holds speech ~100 ms past its end (hangover, 32 ms windows, one frame of lag): 500 ms of its
+      // silence lands where 600 ms of the energy detector's does (docs/PERFORMANCE.md).
+      ...(classify ? { endSilenceMs: SILERO_END_SILENCE_MS } : {}),
       ...listening.endpointer,
       sampleRateHz: this.sampleRateHz,
       classify:
