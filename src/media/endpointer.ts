@@ -8,7 +8,7 @@
  * VAD (Silero) are interchangeable. Memory is bounded: an utterance longer than `maxUtteranceMs` is cut
  * there (`forced: true`), and the pre-roll is a fixed ring.
  */
-import { FRAME_MS, frameSamples } from '../audio/frames.js';
+import { createFramer, FRAME_MS, frameSamples } from '../audio/frames.js';
 import { DEFAULT_SPEECH_THRESHOLD, frameEnergy } from '../audio/energy.js';
 import { InvalidInputError } from '../core/errors.js';
 
@@ -83,8 +83,8 @@ export function createEndpointer(opts: EndpointerOptions): Endpointer {
   const maxFrames = frames(opts.maxUtteranceMs, 30_000, 'maxUtteranceMs');
   const preFrames = Math.round((opts.preRollMs ?? 200) / FRAME_MS);
 
-  const frame = new Int16Array(n);
-  let fill = 0;
+  // Fresh arrays per frame, so they can be kept as pre-roll and utterance without a copy.
+  const framer = createFramer(opts.sampleRateHz, FRAME_MS);
   let index = 0; // frames seen
   // Pre-roll ring of the last preFrames frames before a candidate started.
   const ring: Int16Array[] = [];
@@ -127,8 +127,7 @@ export function createEndpointer(opts: EndpointerOptions): Endpointer {
     toIdle();
   };
 
-  const onFrame = (out: EndpointEvent[]): void => {
-    const copy = frame.slice();
+  const onFrame = (copy: Int16Array, out: EndpointEvent[]): void => {
     const isVoiced = classify(copy);
     index++;
     if (state === 'idle') {
@@ -175,17 +174,7 @@ export function createEndpointer(opts: EndpointerOptions): Endpointer {
   return {
     push(samples) {
       const out: EndpointEvent[] = [];
-      let off = 0;
-      while (off < samples.length) {
-        const take = Math.min(n - fill, samples.length - off);
-        frame.set(samples.subarray(off, off + take), fill);
-        fill += take;
-        off += take;
-        if (fill === n) {
-          fill = 0;
-          onFrame(out);
-        }
-      }
+      for (const f of framer.push(samples)) onFrame(f, out);
       return out;
     },
     get inSpeech() {
@@ -197,7 +186,7 @@ export function createEndpointer(opts: EndpointerOptions): Endpointer {
     reset() {
       toIdle();
       ring.length = 0;
-      fill = 0;
+      framer.flush(); // drops the partial frame
     },
   };
 }
