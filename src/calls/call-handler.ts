@@ -259,6 +259,7 @@ async function fullDuplexMedia(
       deps.media.unicast,
       {
         silenceThreshold: secretary.silence_threshold,
+        executeMarginMs: marginMs,
         ...(deps.media.classifier ? { classifier: deps.media.classifier } : {}),
       },
       log,

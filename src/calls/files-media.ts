@@ -1,3 +1,4 @@
+import { awaitTransfer, hangupSession } from './channel-ops.js';
 import type { Logger } from 'pino';
 import type { OutboundSession } from '../esl/index.js';
 import type { ExecuteResult } from '../esl/index.js';
@@ -119,20 +120,11 @@ export class FilesMedia implements Media {
   }
 
   async transfer(destination: string, context: string, signal: AbortSignal): Promise<void> {
-    try {
-      await this.#exec('transfer', `${destination} XML ${context}`, signal, 0);
-    } catch (err) {
-      // The transfer takes the channel out of our socket: the session ending now is the success case.
-      if (!(err instanceof CallHangupError)) throw err;
-    }
+    await awaitTransfer(this.#exec('transfer', `${destination} XML ${context}`, signal, 0));
   }
 
   async hangup(cause = 'NORMAL_CLEARING'): Promise<void> {
-    try {
-      await this.#session.hangup(cause);
-    } catch (err) {
-      if (!this.#session.hangupSignal.aborted) throw err;
-    }
+    await hangupSession(this.#session, cause);
   }
 
   /** Releases what this media holds on the session. */

@@ -1,3 +1,4 @@
+import { awaitTransfer, hangupSession } from './channel-ops.js';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { scaledSilenceThreshold } from '../audio/energy.js';
@@ -41,6 +42,8 @@ export interface UnicastListening {
   classifier?: (rateHz: 8000 | 16000) => Promise<FrameClassifier | undefined>;
   /** Caller speech while the secretary speaks stops the playout (default on). */
   bargeIn?: boolean;
+  /** Bounds the transfer execute, as FilesMedia bounds every execute (VOICE_AI_EXECUTE_MARGIN_MS). 5000 ms. */
+  executeMarginMs?: number;
   endpointer?: Omit<EndpointerOptions, 'sampleRateHz' | 'classify'>;
   /** A listen with no speech starting this long is a silent turn. Default 5000 ms. */
   noInputMs?: number;
@@ -131,6 +134,7 @@ export class UnicastMedia implements Media {
   readonly #endpointer: Endpointer;
   readonly #bargeIn: boolean;
   readonly #noInputMs: number;
+  readonly #marginMs: number;
   readonly #pending: Heard[] = [];
   #wake: (() => void) | undefined;
   /** Set while a play() runs: how it was cut short. */
@@ -156,6 +160,7 @@ export class UnicastMedia implements Media {
     this.sampleRateHz = endpoint.sampleRateHz;
     this.#bargeIn = listening.bargeIn ?? true;
     this.#noInputMs = listening.noInputMs ?? 5000;
+    this.#marginMs = listening.executeMarginMs ?? 5000;
     this.#endpointer = createEndpointer({
       // Silero holds speech ~100 ms past its end (hangover, 32 ms windows, one frame of lag): 500 ms of its
       // silence lands where 600 ms of the energy detector's does (docs/PERFORMANCE.md).
@@ -321,21 +326,13 @@ export class UnicastMedia implements Media {
   async transfer(destination: string, context: string, signal: AbortSignal): Promise<void> {
     // The transfer ends unicast on FreeSWITCH's side; ours closes with the media.
     this.#endpoint.clear();
-    try {
-      await this.#session.execute('transfer', `${destination} XML ${context}`, { signal, timeoutMs: 10_000 });
-    } catch (err) {
-      // The transfer takes the channel out of our socket: the session ending now is the success case.
-      if (!(err instanceof CallHangupError)) throw err;
-    }
+    const arg = `${destination} XML ${context}`;
+    await awaitTransfer(this.#session.execute('transfer', arg, { signal, timeoutMs: this.#marginMs }));
   }
 
   async hangup(cause = 'NORMAL_CLEARING'): Promise<void> {
     this.#endpoint.clear();
-    try {
-      await this.#session.hangup(cause);
-    } catch (err) {
-      if (!this.#session.hangupSignal.aborted) throw err;
-    }
+    await hangupSession(this.#session, cause);
   }
 
   /** Releases the UDP port and the session listener. */
